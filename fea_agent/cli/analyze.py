@@ -1,0 +1,85 @@
+"""``fea-agent analyze IMAGE...``: analyse photos; readable text, JSON, JSON lines, annotated images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fea_agent.errors import FEAError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="analyse one or more photos", description=__doc__)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, TIFF, BMP, ...)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print only a JSON list, one object per input, in order")
+    fmt.add_argument("--jsonl", action="store_true", help="print one JSON object per line, in input order")
+    p.add_argument(
+        "--out",
+        metavar="PATH",
+        help="write the annotated image here (a file for one input, a folder for several)",
+    )
+    p.add_argument("--no-landmarks", action="store_true", help="leave landmarks off the annotated image")
+    p.add_argument(
+        "--reasoner",
+        default="facs",
+        help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
+    )
+    p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    p.set_defaults(func=run)
+
+
+def _out_path(out: str, image: str, many: bool) -> Path:
+    if not many:
+        return Path(out)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{Path(image).stem}_annotated.png"
+
+
+def run(args: argparse.Namespace) -> int:
+    from fea_agent.io.images import load_image
+    from fea_agent.pipeline import FEAPipeline
+    from fea_agent.render import format_result, save_annotated
+
+    reasoner = None if args.reasoner in ("none", "") else args.reasoner
+    try:
+        pipeline = FEAPipeline(reasoner=reasoner, model_dir=args.model_dir)
+    except FEAError as exc:
+        print(f"fea-agent: {exc}", file=sys.stderr)
+        return 2
+    failed: list[str] = []
+    records: list[dict] = []
+    many = len(args.images) > 1
+    for image in args.images:
+        try:
+            loaded = load_image(image, max_pixels=pipeline.options.max_pixels)
+            result = pipeline.analyze_loaded(loaded)
+        except FEAError as exc:
+            failed.append(image)
+            message = str(exc)
+            if args.json or args.jsonl:
+                record = {"source": image, "error": message}
+                records.append(record)
+                if args.jsonl:
+                    print(json.dumps(record), flush=True)
+            else:
+                print(f"{image}: error: {message}", flush=True)
+            continue
+        if args.out:
+            save_annotated(loaded.rgb, result, str(_out_path(args.out, image, many)), landmarks=not args.no_landmarks)
+        if args.jsonl:
+            print(result.model_dump_json(), flush=True)
+        elif args.json:
+            records.append(result.model_dump(mode="json"))
+        else:
+            print(format_result(result), flush=True)
+    if args.json:
+        print(json.dumps(records))
+    pipeline.close()
+    if failed:
+        print(f"fea-agent: {len(failed)} of {len(args.images)} inputs failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,166 @@
+"""Image input: every way an image reaches fea-agent ends here as an RGB uint8 array.
+
+Accepts a path, raw bytes, a PIL image or a numpy array (RGB, as MediaPipe and PIL use; grayscale, RGBA,
+16-bit and float arrays are converted). Files are decoded with Pillow, which applies EXIF orientation and
+converts grayscale, palette, CMYK, 16-bit and alpha images. Every failure is an :class:`InvalidInputError`
+whose message names the input and the problem.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from fea_agent.errors import InvalidInputError
+
+#: Largest image accepted, in pixels (about 8k x 6k). Larger inputs are refused before decoding.
+MAX_PIXELS = 50_000_000
+
+ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An RGB uint8 array (H, W, 3), C-contiguous, and a description of where it came from."""
+
+    rgb: np.ndarray
+    source: str | None
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def load_image(image: Any, *, source: str | None = None, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Load any supported input as RGB uint8.
+
+    Args:
+        image: a path (str or PathLike), encoded bytes, a PIL image or a numpy array (RGB order).
+        source: what to call the input in results and errors; defaults to the path, or None.
+        max_pixels: refuse images with more pixels than this.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        label = source if source is not None else str(image)
+        return LoadedImage(_decode(_read_file(path), label, max_pixels), label)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        label = source if source is not None else "<bytes>"
+        return LoadedImage(_decode(bytes(image), label, max_pixels), source)
+    if isinstance(image, Image.Image):
+        label = source if source is not None else "<PIL image>"
+        _check_size(image.width, image.height, label, max_pixels)
+        return LoadedImage(_pil_to_rgb(image, label), source)
+    if isinstance(image, np.ndarray):
+        label = source if source is not None else "<array>"
+        return LoadedImage(_array_to_rgb(image, label, max_pixels), source)
+    raise InvalidInputError(
+        f"unsupported input type {type(image).__name__}: give a file path, image bytes, a PIL image "
+        "or a numpy array"
+    )
+
+
+def _read_file(path: Path) -> bytes:
+    if not path.exists():
+        raise InvalidInputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InvalidInputError(f"{path}: is a directory, not an image file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return data
+
+
+def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise InvalidInputError(f"{label}: image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise InvalidInputError(
+            f"{label}: image is {width}x{height} = {width * height:,} pixels, above the limit of "
+            f"{max_pixels:,}; downscale it first"
+        )
+
+
+def _decode(data: bytes, label: str, max_pixels: int) -> np.ndarray:
+    if not data:
+        raise InvalidInputError(f"{label}: file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise InvalidInputError(f"{label}: not an image, or an image format Pillow cannot read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInputError(f"{label}: image is too large to decode safely") from None
+    _check_size(img.width, img.height, label, max_pixels)
+    try:
+        img.load()
+    except OSError as exc:
+        raise InvalidInputError(f"{label}: image data is truncated or corrupt ({exc})") from None
+    return _pil_to_rgb(img, label)
+
+
+def _pil_to_rgb(img: Image.Image, label: str) -> np.ndarray:
+    try:
+        img = ImageOps.exif_transpose(img) or img
+    except Exception:  # a broken EXIF block should not lose the picture
+        pass
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        gray = np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if img.mode == "F":
+        return _array_to_rgb(np.asarray(img), label, MAX_PIXELS)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img)
+    if img.mode != "RGB":
+        try:
+            img = img.convert("RGB")
+        except (ValueError, OSError) as exc:
+            raise InvalidInputError(f"{label}: unsupported image mode {img.mode!r} ({exc})") from None
+    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+
+
+def _array_to_rgb(arr: np.ndarray, label: str, max_pixels: int) -> np.ndarray:
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise InvalidInputError(
+            f"{label}: array of shape {arr.shape} is not an image; expected (H, W), (H, W, 3) RGB or (H, W, 4) RGBA"
+        )
+    _check_size(int(arr.shape[1]), int(arr.shape[0]), label, max_pixels)
+    if arr.dtype == np.uint8:
+        out = arr
+    elif arr.dtype == np.uint16:
+        out = (arr >> 8).astype(np.uint8)
+    elif arr.dtype == np.bool_:
+        out = arr.astype(np.uint8) * 255
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise InvalidInputError(f"{label}: array holds NaN or infinite values")
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+        out = np.clip(arr * scale, 0, 255).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.integer):
+        out = np.clip(arr, 0, 255).astype(np.uint8)
+    else:
+        raise InvalidInputError(f"{label}: unsupported array dtype {arr.dtype}")
+    if out.shape[2] == 1:
+        out = np.repeat(out, 3, axis=2)
+    elif out.shape[2] == 4:
+        alpha = out[..., 3:4].astype(np.float32) / 255.0
+        out = (out[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(out)

@@ -1,0 +1,70 @@
+"""Face detection with YuNet (OpenCV's ``FaceDetectorYN``): boxes, 5 key points and a score per face."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A face found by the detector, in pixels of the full image."""
+
+    box: tuple[float, float, float, float]  # x, y, width, height
+    score: float
+    keypoints: np.ndarray  # (5, 2): right eye, left eye, nose tip, right and left mouth corner
+
+
+class YuNetDetector:
+    """YuNet on OpenCV's DNN module; large images are downscaled to ``max_side`` for detection.
+
+    YuNet finds faces from about 10 px wide at its input resolution; downscaling a 1350 px photo to 640 px
+    keeps any face bigger than about 20 px findable while cutting the detector's time by four.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        score_threshold: float = 0.7,
+        nms_threshold: float = 0.3,
+        top_k: int = 5000,
+        max_side: int = 640,
+        min_face_px: float = 8.0,
+    ) -> None:
+        self.score_threshold = score_threshold
+        self.max_side = max_side
+        self.min_face_px = min_face_px
+        self._net = cv2.FaceDetectorYN.create(
+            str(model_path), "", (320, 320), score_threshold, nms_threshold, top_k
+        )
+        self._size: tuple[int, int] = (320, 320)
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        else:
+            small = rgb
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+        size = (bgr.shape[1], bgr.shape[0])
+        if size != self._size:
+            self._net.setInputSize(size)
+            self._size = size
+        _, faces = self._net.detect(bgr)
+        if faces is None:
+            return []
+        found = []
+        for row in faces:
+            x, y, w, h = (float(v) / scale for v in row[:4])
+            if min(w, h) < self.min_face_px:
+                continue
+            points = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+            found.append(Detection((x, y, w, h), float(np.clip(row[14], 0.0, 1.0)), points))
+        found.sort(key=lambda d: d.box[2] * d.box[3], reverse=True)
+        return found

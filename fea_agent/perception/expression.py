@@ -1,0 +1,48 @@
+"""Appearance expression: the FER2013 mini-Xception CNN, run with LiteRT (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+#: The model's output order, mapped to this package's label words.
+FER_LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+INPUT_SIDE = 64
+#: The model was trained on FER2013's loose crops; this many times YuNet's box, centred, matches them.
+CROP_SCALE = 1.1
+
+
+class FERClassifier:
+    """7-class appearance classifier on a grey 64x64 face crop; returns label -> probability."""
+
+    def __init__(self, model_path: Path, *, num_threads: int = 1) -> None:
+        self._interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    @staticmethod
+    def preprocess(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        """Grey, square crop around the box, 64x64, scaled to [-1, 1] as the model was trained."""
+        x, y, w, h = box
+        side = max(w, h) * CROP_SCALE
+        cx, cy = x + w / 2, y + h / 2
+        height, width = rgb.shape[:2]
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
+        patch = rgb[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else rgb
+        gray = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY)
+        gray = cv2.resize(gray, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
+        return ((gray.astype(np.float32) / 255.0 - 0.5) * 2.0)[None, :, :, None]
+
+    def predict(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> dict[str, float]:
+        self._interpreter.set_tensor(self._input, self.preprocess(rgb, box))
+        self._interpreter.invoke()
+        scores = np.asarray(self._interpreter.get_tensor(self._output), dtype=np.float64).reshape(-1)
+        if scores.min() < 0 or abs(scores.sum() - 1.0) > 1e-2:  # logits, not probabilities
+            scores = np.exp(scores - scores.max())
+        scores = scores / scores.sum()
+        return {label: float(p) for label, p in zip(FER_LABELS, scores)}

@@ -1,0 +1,132 @@
+"""MediaPipe Face Landmarker on face crops: 478 landmarks, 52 blendshapes and the head pose.
+
+The landmarker's own detector is short-range (it missed most faces of a group photo), so it is run on a
+square crop around each face the detector found: the face then fills the crop the way the model expects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import mediapipe as mp
+import numpy as np
+from mediapipe.tasks.python.core.base_options import BaseOptions
+from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions, RunningMode
+
+#: The crop is this many times the detector's box, centred on it.
+CROP_SCALE = 1.8
+#: Crops are resized so their side is at most this (the landmark model itself works at 256 px).
+CROP_MAX_SIDE = 320
+#: Below this side, crops are upscaled so the landmarker's detector can still find the face.
+CROP_MIN_SIDE = 192
+
+
+@dataclass(frozen=True)
+class FaceMesh:
+    """The landmarker's output for one face, in pixels of the full image."""
+
+    landmarks: np.ndarray  # (478, 3): x, y in pixels; z in pixels, relative depth (smaller is nearer)
+    blendshapes: dict[str, float]
+    pose: tuple[float, float, float] | None  # yaw, pitch, roll in degrees
+    presence: float
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A square crop of the image and how to map its pixels back."""
+
+    image: np.ndarray
+    x0: float
+    y0: float
+    scale: float  # crop pixels per image pixel
+
+
+def square_crop(rgb: np.ndarray, box: tuple[float, float, float, float], crop_scale: float = CROP_SCALE) -> Crop:
+    """Cut a square of ``crop_scale`` times the box around its centre, padding with black beyond the image."""
+    x, y, w, h = box
+    side = max(w, h) * crop_scale
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    side_px = max(1, round(side))
+    height, width = rgb.shape[:2]
+    ix0, iy0 = max(0, x0), max(0, y0)
+    ix1, iy1 = min(width, x0 + side_px), min(height, y0 + side_px)
+    patch = rgb[iy0:iy1, ix0:ix1]
+    if (ix0, iy0, ix1, iy1) != (x0, y0, x0 + side_px, y0 + side_px):
+        padded = np.zeros((side_px, side_px, 3), dtype=np.uint8)
+        padded[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = patch
+        patch = padded
+    target = min(max(side_px, CROP_MIN_SIDE), CROP_MAX_SIDE)
+    scale = target / side_px
+    if target != side_px:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        patch = cv2.resize(patch, (target, target), interpolation=interpolation)
+    return Crop(np.ascontiguousarray(patch), float(x0), float(y0), scale)
+
+
+def head_pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch, roll in degrees from MediaPipe's facial transformation matrix.
+
+    MediaPipe's canonical face looks down the camera's -z axis with y up. The rotation is decomposed as
+    R = Ry(yaw) @ Rx(pitch) @ Rz(roll); the signs are then set to this package's convention: yaw > 0 when the
+    face turns towards the image's right, pitch > 0 when it tilts up, roll > 0 clockwise in the image.
+    """
+    r = np.asarray(matrix, dtype=np.float64)[:3, :3]
+    r = r / np.linalg.norm(r[:, 0])  # the matrix carries the face's scale
+    pitch = math.degrees(math.asin(float(np.clip(-r[1, 2], -1.0, 1.0))))
+    yaw = math.degrees(math.atan2(float(r[0, 2]), float(r[2, 2])))
+    roll = math.degrees(math.atan2(float(r[1, 0]), float(r[1, 1])))
+    return yaw, pitch, -roll
+
+
+class MediaPipeLandmarker:
+    """MediaPipe's Face Landmarker task in IMAGE mode (one face per crop) or VIDEO mode (tracked frames)."""
+
+    def __init__(self, model_path: Path, *, video: bool = False, min_confidence: float = 0.5) -> None:
+        self.video = video
+        options = FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,
+            num_faces=1,
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._task = FaceLandmarker.create_from_options(options)
+
+    def close(self) -> None:
+        self._task.close()
+
+    def run(self, crop: Crop, timestamp_ms: int | None = None) -> FaceMesh | None:
+        """Landmarks of the face filling ``crop``, mapped back to the full image; None if none is found."""
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=crop.image)
+        if self.video:
+            if timestamp_ms is None:
+                raise ValueError("VIDEO mode needs a timestamp in milliseconds")
+            result = self._task.detect_for_video(image, timestamp_ms)
+        else:
+            result = self._task.detect(image)
+        if not result.face_landmarks:
+            return None
+        side = crop.image.shape[0]
+        points = np.array([(p.x, p.y, p.z) for p in result.face_landmarks[0]], dtype=np.float32)
+        points *= side / crop.scale
+        points[:, 0] += crop.x0
+        points[:, 1] += crop.y0
+        blendshapes = (
+            {c.category_name: float(c.score) for c in result.face_blendshapes[0] if c.category_name != "_neutral"}
+            if result.face_blendshapes
+            else {}
+        )
+        pose = (
+            head_pose_from_matrix(np.asarray(result.facial_transformation_matrixes[0]))
+            if result.facial_transformation_matrixes
+            else None
+        )
+        presence = [p.presence for p in result.face_landmarks[0][:1] if p.presence is not None]
+        return FaceMesh(points, blendshapes, pose, float(presence[0]) if presence else 1.0)

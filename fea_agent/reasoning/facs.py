@@ -1,0 +1,200 @@
+"""The FACS reasoner: emotion prototypes scored from measured AUs, fused with the appearance classifier.
+
+Offline, deterministic and fast (well under a millisecond a face). For each face it
+1. scores every prototype of :mod:`fea_agent.facs.prototypes` from the AU probabilities (core AUs weigh double,
+   contradicting AUs subtract), and neutral from how little the expressive AUs move;
+2. turns those scores into a distribution (the AU view) and pools it with the appearance classifier's
+   distribution in log space ("emotional synergy": both views must agree for a confident answer);
+3. names the AUs that support and contradict the winner, says when the views disagree, when the top two
+   labels are close (ambiguous) or when a second expression is also well supported (mixed);
+4. writes FEALLM's answer form: the label, then a description grounded in the AUs.
+A face whose quality is not usable gets an abstention that says why.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fea_agent.facs.catalogue import AU_CATALOGUE
+from fea_agent.facs.prototypes import EXPRESSIVE_AUS, PROTOTYPES
+from fea_agent.results import (
+    EXPRESSION_LABELS,
+    Agreement,
+    AUEvidence,
+    Expression,
+    Face,
+    Reasoning,
+)
+
+#: Weight of the AU view against the appearance view in the log-linear pool.
+AU_WEIGHT = 0.6
+#: Sharpness of the AU view's softmax.
+TEMPERATURE = 0.12
+#: Top-two margin below which the answer is called ambiguous.
+AMBIGUOUS_MARGIN = 0.15
+#: A second label this probable makes a mixed expression.
+MIXED_PROBABILITY = 0.25
+#: Floor for labels the appearance classifier does not output (contempt), and against log(0).
+FLOOR = 1e-3
+
+
+def _activations(face: Face) -> dict[str, float]:
+    return {a.code: a.probability for a in face.aus}
+
+
+def au_scores(act: dict[str, float]) -> dict[str, float]:
+    """Label -> prototype match in 0-1 from AU probabilities; neutral is how little expressive AUs move."""
+    scores: dict[str, float] = {}
+    for label, proto in PROTOTYPES.items():
+        weights = [(au, 2.0) for au in proto.core] + [(au, 1.0) for au in proto.supporting]
+        total = sum(w for _, w in weights)
+        match = sum(w * act.get(au, 0.0) for au, w in weights) / total
+        # The expression is not there without its core movements.
+        core = max(act.get(au, 0.0) for au in proto.core)
+        against = max((act.get(au, 0.0) for au in proto.contradicts), default=0.0)
+        scores[label] = max(0.0, min(match, core) - 0.5 * against)
+    moving = sorted((act.get(au, 0.0) for au in EXPRESSIVE_AUS), reverse=True)
+    scores["neutral"] = max(0.0, 1.0 - (moving[0] + 0.5 * moving[1]) / 1.2) if moving else 1.0
+    return scores
+
+
+def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
+    values = np.array([scores[k] for k in EXPRESSION_LABELS]) / temperature
+    values = np.exp(values - values.max())
+    values /= values.sum()
+    return dict(zip(EXPRESSION_LABELS, values.tolist()))
+
+
+def fuse(au_view: dict[str, float], appearance: dict[str, float] | None, au_weight: float = AU_WEIGHT) -> dict[str, float]:
+    """Log-linear pool of the two views; with no appearance view, the AU view alone."""
+    if not appearance:
+        return dict(au_view)
+    logs = {
+        k: au_weight * math.log(max(au_view.get(k, 0.0), FLOOR))
+        + (1 - au_weight) * math.log(max(appearance.get(k, 0.0), FLOOR))
+        for k in EXPRESSION_LABELS
+    }
+    peak = max(logs.values())
+    exp = {k: math.exp(v - peak) for k, v in logs.items()}
+    total = sum(exp.values())
+    return {k: v / total for k, v in exp.items()}
+
+
+def _intensity(face: Face, code: str) -> float:
+    au = face.au(code)
+    return au.intensity if au is not None else 0.0
+
+
+def _grade(intensity: float) -> str:
+    return "slightly" if intensity < 1.5 else "clearly" if intensity < 3.5 else "strongly"
+
+
+def _evidence(face: Face, label: str, act: dict[str, float]) -> list[AUEvidence]:
+    """Present AUs, each with the expressions it supports and contradicts; the winner's first."""
+    cited = []
+    for au in face.aus:
+        if not au.present:
+            continue
+        supports = [p.label for p in PROTOTYPES.values() if au.code in (*p.core, *p.supporting)]
+        contradicts = [p.label for p in PROTOTYPES.values() if au.code in p.contradicts]
+        if label == "neutral":
+            contradicts = ["neutral", *contradicts]
+        cited.append(
+            AUEvidence(au=au.code, intensity=au.intensity, supports=supports, contradicts=contradicts)
+        )
+    cited.sort(key=lambda e: (label not in e.supports, -e.intensity))
+    return cited
+
+
+def _describe(label: str, face: Face, evidence: list[AUEvidence]) -> str:
+    parts = []
+    for e in evidence[:4]:
+        info = AU_CATALOGUE[e.au]
+        parts.append(f"{_grade(e.intensity)} {info.appearance} ({e.au})")
+    if label == "neutral":
+        if not parts:
+            return "The face is relaxed: no action unit is clearly active."
+        return "The face is mostly relaxed; only " + ", ".join(parts) + " show, too weak or too few for an expression."
+    proto = PROTOTYPES.get(label)
+    support = [p for p, e in zip(parts, evidence) if label in e.supports]
+    against = [p for p, e in zip(parts, evidence) if label in e.contradicts]
+    if support:
+        text = f"The face shows {proto.description if proto else label}: " + ", ".join(support) + "."
+    else:
+        text = (
+            f"The appearance reads as {label}, but no action unit of its prototype is clearly active, "
+            "so this rests on appearance alone."
+        )
+    if against:
+        text += " Against it: " + ", ".join(against) + "."
+    if label == "happiness" and _intensity(face, "AU06") >= 1.0 and _intensity(face, "AU12") >= 1.0:
+        text += " Cheeks and lip corners rise together, the mark of a felt (Duchenne) smile."
+    return text
+
+
+class FACSReasoner:
+    """Deterministic FACS-prototype reasoner fused with the appearance classifier."""
+
+    name = "facs"
+    device = "cpu"
+
+    def __init__(self, au_weight: float = AU_WEIGHT) -> None:
+        self.au_weight = au_weight
+
+    def reason(self, faces: list[Face], rgb: np.ndarray | None = None) -> list[Face]:
+        return [self.reason_face(face) for face in faces]
+
+    def reason_face(self, face: Face) -> Face:
+        if not face.quality.usable or not face.aus:
+            why = "; ".join(face.quality.issues) or "no action units were measured"
+            reasoning = Reasoning(
+                label="abstain",
+                text=f"Abstain. The face cannot be read reliably: {why}.",
+                confidence=0.0,
+                reasoner=self.name,
+            )
+            return face.model_copy(update={"reasoning": reasoning})
+        act = _activations(face)
+        au_view = _softmax(au_scores(act), TEMPERATURE)
+        appearance = face.expression.probabilities if face.expression is not None else None
+        fused = fuse(au_view, appearance, self.au_weight)
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+        label, second = ranked[0], ranked[1]
+        margin = fused[label] - fused[second]
+        appearance_label = max(appearance, key=appearance.__getitem__) if appearance else None
+        au_label = max(au_view, key=au_view.__getitem__)
+        mixed = [k for k in ranked[1:3] if fused[k] >= MIXED_PROBABILITY and k != "neutral"]
+        agreement = Agreement(
+            appearance_label=appearance_label,
+            action_unit_label=au_label,
+            agree=None if appearance_label is None else appearance_label == au_label,
+            ambiguous=margin < AMBIGUOUS_MARGIN,
+            mixed=[label, *mixed] if mixed and label != "neutral" else [],
+        )
+        evidence = _evidence(face, label, act)
+        text = f"{label.capitalize()}. " + _describe(label, face, evidence)
+        if agreement.agree is False:
+            text += (
+                f" The appearance classifier leaned to {appearance_label} and the action units to {au_label};"
+                f" combined, {label} is the more likely."
+            )
+        if agreement.ambiguous:
+            text += f" It is a close call with {second} ({fused[second]:.0%})."
+        elif agreement.mixed:
+            text += f" Some {' and '.join(agreement.mixed[1:])} shows too: a blended expression."
+        expression = Expression(
+            label=label,
+            probabilities={k: round(v, 4) for k, v in fused.items()},
+            source="fused" if appearance else "action_units",
+        )
+        reasoning = Reasoning(
+            label=label,
+            text=text,
+            confidence=round(fused[label], 4),
+            evidence=evidence,
+            agreement=agreement,
+            reasoner=self.name,
+        )
+        return face.model_copy(update={"reasoning": reasoning, "expression": expression})

@@ -1,0 +1,175 @@
+"""Typed results: the one schema every interface (CLI, MCP, LangChain, LlamaIndex, Gradio) returns.
+
+Conventions, the same in every field:
+- coordinates are pixels of the input image (after EXIF orientation), origin top-left, x right, y down;
+- probabilities and scores are 0-1; AU intensities are 0-5 (0 absent, 1-5 the FACS A-E grades);
+- head pose is in degrees: yaw > 0 when the face turns towards the image's right (the subject's left),
+  pitch > 0 when the face tilts up, roll > 0 when the head tilts clockwise as seen in the image;
+- AU codes are zero-padded (``AU01``, ``AU06``, ``AU12``) as py-feat users know them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+ExpressionLabel = Literal["neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"]
+EXPRESSION_LABELS: tuple[str, ...] = (
+    "neutral",
+    "happiness",
+    "sadness",
+    "surprise",
+    "fear",
+    "disgust",
+    "anger",
+    "contempt",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BoundingBox(_Model):
+    """Face box in pixels of the input image."""
+
+    x: float = Field(description="Left edge, pixels.")
+    y: float = Field(description="Top edge, pixels.")
+    width: float = Field(description="Width, pixels.")
+    height: float = Field(description="Height, pixels.")
+
+
+class HeadPose(_Model):
+    """Head rotation in degrees, from the landmarker's facial transformation matrix."""
+
+    yaw: float = Field(description="Degrees; > 0 when the face turns towards the image's right.")
+    pitch: float = Field(description="Degrees; > 0 when the face tilts up.")
+    roll: float = Field(description="Degrees; > 0 when the head tilts clockwise in the image.")
+
+
+class ActionUnit(_Model):
+    """One facial action unit (FACS) measured on a face."""
+
+    code: str = Field(description="Zero-padded FACS code, e.g. 'AU12'.")
+    name: str = Field(description="FACS name, e.g. 'Lip corner puller'.")
+    probability: float = Field(ge=0, le=1, description="Probability that the AU is present, 0-1.")
+    present: bool = Field(description="True when probability >= 0.5.")
+    intensity: float = Field(ge=0, le=5, description="Intensity 0-5 (0 absent, 1-5 = FACS grades A-E).")
+
+
+class Expression(_Model):
+    """An expression label with its distribution over the label set."""
+
+    label: ExpressionLabel
+    probabilities: dict[str, float] = Field(description="Label -> probability, summing to 1.")
+    source: Literal["appearance", "action_units", "fused"] = Field(
+        "appearance",
+        description="'appearance': the image classifier alone; 'action_units': FACS prototypes alone; "
+        "'fused': both combined by the reasoner.",
+    )
+
+
+class FaceQuality(_Model):
+    """What a user must know to trust a face's analysis."""
+
+    face_size_px: float = Field(description="Shorter side of the face box, pixels.")
+    detection_score: float = Field(ge=0, le=1, description="Face detector confidence.")
+    landmarks_found: bool = Field(description="False when the landmarker found no face in the crop.")
+    landmark_presence: float = Field(
+        ge=0, le=1, description="Landmarker confidence that a face fills the crop (0 when not found)."
+    )
+    frontal: bool = Field(description="False when |yaw| or |pitch| is beyond the frontal limit.")
+    usable: bool = Field(description="False when later stages should abstain on this face.")
+    issues: list[str] = Field(default_factory=list, description="Why the face is not usable, in words.")
+
+
+class AUEvidence(_Model):
+    """One AU cited by the reasoner, with the expressions it supports and contradicts."""
+
+    au: str = Field(description="Zero-padded AU code, e.g. 'AU12'.")
+    intensity: float = Field(ge=0, le=5)
+    supports: list[str] = Field(default_factory=list)
+    contradicts: list[str] = Field(default_factory=list)
+
+
+class Agreement(_Model):
+    """How the appearance classifier and the AU evidence relate for this face."""
+
+    appearance_label: str | None = None
+    action_unit_label: str | None = None
+    agree: bool | None = None
+    ambiguous: bool = Field(False, description="The top two fused labels are close.")
+    mixed: list[str] = Field(default_factory=list, description="Labels that co-occur, for a blended face.")
+
+
+class Reasoning(_Model):
+    """The reasoner's answer: label first, then a description grounded in facial actions."""
+
+    label: str = Field(description="Expression label, or 'abstain' when the face is not usable.")
+    text: str = Field(description="'<Label>. <description grounded in the AUs>' (FEALLM's answer form).")
+    confidence: float = Field(ge=0, le=1)
+    evidence: list[AUEvidence] = Field(default_factory=list)
+    agreement: Agreement = Field(default_factory=Agreement)
+    reasoner: str = Field("facs", description="Which backend produced this answer.")
+
+
+class Face(_Model):
+    """Everything measured on one face."""
+
+    face_id: int | None = Field(None, description="Identity across video frames; None for still images.")
+    bbox: BoundingBox
+    score: float = Field(ge=0, le=1, description="Face detector confidence.")
+    keypoints: list[list[float]] = Field(
+        default_factory=list,
+        description="Detector's 5 points [x, y]: right eye, left eye, nose tip, right and left mouth corner.",
+    )
+    landmarks: list[list[float]] = Field(
+        default_factory=list, description="478 MediaPipe landmarks [x, y, z] in pixels (z: relative depth)."
+    )
+    head_pose: HeadPose | None = None
+    blendshapes: dict[str, float] = Field(default_factory=dict, description="52 ARKit-style scores, 0-1.")
+    aus: list[ActionUnit] = Field(default_factory=list)
+    expression: Expression | None = None
+    quality: FaceQuality
+    reasoning: Reasoning | None = None
+
+    def au(self, code: str) -> ActionUnit | None:
+        """The AU with this code (``'AU12'`` or ``'12'``), or None."""
+        from fea_agent.facs.catalogue import normalize_au_code
+
+        wanted = normalize_au_code(code)
+        return next((a for a in self.aus if a.code == wanted), None)
+
+
+class ImageInfo(_Model):
+    width: int
+    height: int
+
+
+class ImageResult(_Model):
+    """The analysis of one image (or one video frame)."""
+
+    schema_version: str = SCHEMA_VERSION
+    source: str | None = Field(None, description="The path as given, or a description of the input.")
+    image: ImageInfo
+    faces: list[Face] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict, description="Stage -> milliseconds.")
+    device: str = Field("cpu", description="Where the models ran.")
+    frame_index: int | None = None
+    timestamp_s: float | None = None
+
+    def to_json(self, **kwargs: Any) -> str:
+        return self.model_dump_json(**kwargs)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON schema of :class:`ImageResult`."""
+    return ImageResult.model_json_schema()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(json.dumps(json_schema(), indent=2))
