@@ -6,12 +6,9 @@
 
 from __future__ import annotations
 
-import os
 from importlib.metadata import PackageNotFoundError, version
 
-# MediaPipe and LiteRT log to stderr from C++ at import and load; keep stdout/stderr for what users asked for.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import fea_agent._native  # noqa: F401  (quiets native loggers before they load)
 
 try:
     __version__ = version("fea-agent")

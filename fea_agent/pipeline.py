@@ -60,7 +60,12 @@ class FEAPipeline:
         self.options = PipelineOptions(**{**base, **overrides})
         self._lock = threading.Lock()
         started = time.perf_counter()
-        self._models = self._load_models()
+        from fea_agent._native import quiet_stderr
+
+        with quiet_stderr():
+            self._models = self._load_models()
+            # The first inference initialises the native graphs; do it now rather than on a user's photo.
+            self._perceive(np.zeros((64, 64, 3), dtype=np.uint8), {})
         self.reasoner = None
         if self.options.reasoner:
             from fea_agent.reasoning import get_reasoner
@@ -133,7 +138,7 @@ class FEAPipeline:
         decode_ms = (time.perf_counter() - started) * 1000.0
         result = self.analyze_loaded(loaded)
         result.timings_ms = {"decode": round(decode_ms, 2), **result.timings_ms}
-        result.timings_ms["total"] = round((time.perf_counter() - started) * 1000.0, 2)
+        result.timings_ms["total"] = round(result.timings_ms["total"] + decode_ms, 2)
         return result
 
     def analyze_many(self, images: Iterable[Any]) -> list[ImageResult | FEAError]:
@@ -160,12 +165,10 @@ class FEAPipeline:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InvalidInputError("analyze_loaded needs an RGB uint8 array of shape (H, W, 3)")
         timings: dict[str, float] = {}
+        started = time.perf_counter()
         with self._lock:
             faces = self._perceive(rgb, timings)
-            if self.reasoner is not None and faces:
-                t = time.perf_counter()
-                faces = self.reasoner.reason(faces, rgb)
-                timings["reasoning"] = (time.perf_counter() - t) * 1000.0
+            faces = self._reason(faces, rgb, timings)
         return ImageResult(
             source=loaded.source,
             image=ImageInfo(width=loaded.width, height=loaded.height),
@@ -174,22 +177,58 @@ class FEAPipeline:
             device=self.device,
         )
 
+    # -- the stages one by one (the agent's graph runs them as separate nodes) -------------------------------
+
+    def detect(self, rgb: np.ndarray, timings: dict[str, float] | None = None) -> list[Any]:
+        """Stage 1: the faces YuNet finds in an RGB uint8 image, largest first, at most ``max_faces``."""
+        with self._lock:
+            return self._detect(rgb, timings if timings is not None else {})
+
+    def perceive(
+        self, rgb: np.ndarray, detections: list[Any], timings: dict[str, float] | None = None
+    ) -> list[Face]:
+        """Stage 2: landmarks, head pose, blendshapes, AUs and appearance expression for each detection."""
+        with self._lock:
+            return self._perceive_detections(rgb, detections, timings if timings is not None else {})
+
+    def reason(
+        self, faces: list[Face], rgb: np.ndarray, timings: dict[str, float] | None = None
+    ) -> list[Face]:
+        """Stage 3: the reasoner's fused expression and grounded explanation (faces unchanged without one)."""
+        with self._lock:
+            return self._reason(faces, rgb, timings if timings is not None else {})
+
+    def _detect(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Any]:
+        t = time.perf_counter()
+        detections = self._models.detector.detect(rgb)[: self.options.max_faces]
+        timings["detect"] = (time.perf_counter() - t) * 1000.0
+        return detections
+
+    def _reason(self, faces: list[Face], rgb: np.ndarray, timings: dict[str, float]) -> list[Face]:
+        if self.reasoner is None or not faces:
+            return faces
+        t = time.perf_counter()
+        faces = self.reasoner.reason(faces, rgb)
+        timings["reasoning"] = (time.perf_counter() - t) * 1000.0
+        return faces
+
     def _perceive(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Face]:
+        return self._perceive_detections(rgb, self._detect(rgb, timings), timings)
+
+    def _perceive_detections(
+        self, rgb: np.ndarray, detections: list[Any], timings: dict[str, float]
+    ) -> list[Face]:
         from fea_agent.perception.action_units import estimate_action_units
-        from fea_agent.perception.landmarker import square_crop
         from fea_agent.perception.quality import assess
 
         models = self._models
-        t = time.perf_counter()
-        detections = models.detector.detect(rgb)[: self.options.max_faces]
-        timings["detect"] = (time.perf_counter() - t) * 1000.0
         timings["landmarks"] = timings["action_units"] = timings["expression"] = 0.0
         faces = []
         for det in detections:
             mesh = None
             if models.landmarker is not None:
                 t = time.perf_counter()
-                mesh = models.landmarker.run(square_crop(rgb, det.box))
+                mesh = models.landmarker.run_box(rgb, det.box)
                 timings["landmarks"] += (time.perf_counter() - t) * 1000.0
             pose = HeadPose(yaw=round(mesh.pose[0], 2), pitch=round(mesh.pose[1], 2), roll=round(mesh.pose[2], 2)) if (
                 mesh is not None and mesh.pose is not None
@@ -212,8 +251,8 @@ class FEAPipeline:
                 Face(
                     bbox=BoundingBox(x=round(x, 1), y=round(y, 1), width=round(w, 1), height=round(h, 1)),
                     score=round(det.score, 4),
-                    keypoints=np.round(det.keypoints, 1).tolist(),
-                    landmarks=np.round(mesh.landmarks, 2).tolist() if mesh is not None else [],
+                    keypoints=np.round(det.keypoints.astype(np.float64), 1).tolist(),
+                    landmarks=np.round(mesh.landmarks.astype(np.float64), 2).tolist() if mesh is not None else [],
                     head_pose=pose,
                     blendshapes={k: round(v, 4) for k, v in mesh.blendshapes.items()} if mesh is not None else {},
                     aus=aus,

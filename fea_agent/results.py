@@ -131,7 +131,7 @@ class Face(_Model):
         default_factory=list, description="478 MediaPipe landmarks [x, y, z] in pixels (z: relative depth)."
     )
     head_pose: HeadPose | None = None
-    blendshapes: dict[str, float] = Field(default_factory=dict, description="52 ARKit-style scores, 0-1.")
+    blendshapes: dict[str, float] = Field(default_factory=dict, description="MediaPipe's 52 blendshape scores (ARKit names and '_neutral'), 0-1.")
     aus: list[ActionUnit] = Field(default_factory=list)
     expression: Expression | None = None
     quality: FaceQuality

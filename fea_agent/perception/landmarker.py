@@ -6,7 +6,9 @@ square crop around each face the detector found: the face then fills the crop th
 
 from __future__ import annotations
 
+import atexit
 import math
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions,
 CROP_SCALE = 1.8
 #: Crops are resized so their side is at most this (the landmark model itself works at 256 px).
 CROP_MAX_SIDE = 320
+#: Tried in turn when the landmarker finds no face in the first crop (a face looking down, a tight box).
+RETRY_CROP_SCALES = (1.4, 2.4)
 #: Below this side, crops are upscaled so the landmarker's detector can still find the face.
 CROP_MIN_SIDE = 192
 
@@ -79,7 +83,7 @@ def head_pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
     pitch = math.degrees(math.asin(float(np.clip(-r[1, 2], -1.0, 1.0))))
     yaw = math.degrees(math.atan2(float(r[0, 2]), float(r[2, 2])))
     roll = math.degrees(math.atan2(float(r[1, 0]), float(r[1, 1])))
-    return yaw, pitch, -roll
+    return yaw, -pitch, -roll
 
 
 class MediaPipeLandmarker:
@@ -97,13 +101,30 @@ class MediaPipeLandmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._task = FaceLandmarker.create_from_options(options)
+        self._task: FaceLandmarker | None = FaceLandmarker.create_from_options(options)
+        _open.add(self)
 
     def close(self) -> None:
-        self._task.close()
+        if self._task is not None:
+            self._task.close()
+            self._task = None
+
+    def run_box(
+        self, rgb: np.ndarray, box: tuple[float, float, float, float], timestamp_ms: int | None = None
+    ) -> FaceMesh | None:
+        """Landmarks for the face in ``box``, trying wider and tighter crops if the first finds none."""
+        mesh = self.run(square_crop(rgb, box), timestamp_ms)
+        if mesh is None and not self.video:
+            for scale in RETRY_CROP_SCALES:
+                mesh = self.run(square_crop(rgb, box, scale))
+                if mesh is not None:
+                    break
+        return mesh
 
     def run(self, crop: Crop, timestamp_ms: int | None = None) -> FaceMesh | None:
         """Landmarks of the face filling ``crop``, mapped back to the full image; None if none is found."""
+        if self._task is None:
+            raise RuntimeError("the landmarker was closed")
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=crop.image)
         if self.video:
             if timestamp_ms is None:
@@ -119,7 +140,7 @@ class MediaPipeLandmarker:
         points[:, 0] += crop.x0
         points[:, 1] += crop.y0
         blendshapes = (
-            {c.category_name: float(c.score) for c in result.face_blendshapes[0] if c.category_name != "_neutral"}
+            {c.category_name: float(c.score) for c in result.face_blendshapes[0]}
             if result.face_blendshapes
             else {}
         )
@@ -130,3 +151,13 @@ class MediaPipeLandmarker:
         )
         presence = [p.presence for p in result.face_landmarks[0][:1] if p.presence is not None]
         return FaceMesh(points, blendshapes, pose, float(presence[0]) if presence else 1.0)
+
+
+# MediaPipe's own finaliser fails when it runs during interpreter shutdown; close open tasks before that.
+_open: weakref.WeakSet[MediaPipeLandmarker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for landmarker in list(_open):
+        landmarker.close()
