@@ -169,6 +169,7 @@ class FEAPipeline:
         with self._lock:
             faces = self._perceive(rgb, timings)
             faces = self._reason(faces, rgb, timings)
+        timings["total"] = (time.perf_counter() - started) * 1000.0
         return ImageResult(
             source=loaded.source,
             image=ImageInfo(width=loaded.width, height=loaded.height),
