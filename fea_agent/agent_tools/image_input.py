@@ -1,0 +1,191 @@
+"""The one resolver of the ``image`` (and ``video``) string argument every agent tool takes.
+
+A tool argument is text, so an image reaches a tool as one of:
+
+- base64 of the file's bytes (standard or URL-safe alphabet, padding optional, whitespace ignored);
+- a data URI, ``data:image/png;base64,...``;
+- a file path, accepted only under directories the operator allowed (:class:`ImagePolicy`); symlinks and
+  ``..`` are resolved first, so a path cannot escape its directory.
+
+Anything else is refused with an :class:`~fea_agent.errors.InvalidInputError` that names the problem
+(not base64, empty, too large, outside the allowed directories, ...). Decoding the bytes into pixels is
+:func:`fea_agent.io.images.load_image`'s job, which says "not an image" or "file is empty".
+Nothing is written to disk and the image bytes are never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fea_agent.errors import InvalidInputError
+
+#: Largest image accepted through a tool argument (decoded bytes).
+MAX_IMAGE_BYTES = 25 * 1024 * 1024
+
+_BASE64_CHARS = re.compile(r"[A-Za-z0-9+/=_-]+")
+_WHITESPACE = re.compile(r"\s+")
+_DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),(?P<data>.*)", re.DOTALL)
+_WINDOWS_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
+_HOW = "send the image as base64 of the file's bytes or as a data URI (data:image/jpeg;base64,...)"
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """What a tool may read: file paths only under ``allowed_dirs`` (none by default), at most ``max_bytes``.
+
+    ``allowed_dirs`` are resolved (absolute, symlinks followed) on construction.
+    """
+
+    allowed_dirs: tuple[Path, ...] = ()
+    max_bytes: int = MAX_IMAGE_BYTES
+    _resolved: tuple[Path, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        resolved = []
+        for d in self.allowed_dirs:
+            path = Path(d).expanduser().resolve()
+            if not path.is_dir():
+                raise ValueError(f"allowed directory {d} does not exist or is not a directory")
+            resolved.append(path)
+        object.__setattr__(self, "allowed_dirs", tuple(resolved))
+        object.__setattr__(self, "_resolved", tuple(resolved))
+
+    @classmethod
+    def allowing(cls, *dirs: str | os.PathLike[str], max_bytes: int = MAX_IMAGE_BYTES) -> ImagePolicy:
+        """A policy that reads files under ``dirs``."""
+        return cls(allowed_dirs=tuple(Path(d) for d in dirs), max_bytes=max_bytes)
+
+    def check_path(self, text: str) -> Path:
+        """The resolved path if it lies under an allowed directory; InvalidInputError otherwise.
+
+        The policy is checked before the file system is asked anything, so a refused path reveals nothing
+        about what exists outside the allowed directories.
+        """
+        if not self._resolved:
+            raise InvalidInputError(
+                f"{text!r} looks like a file path, but this server accepts no file paths; {_HOW}"
+            )
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = self._resolved[0] / path  # relative paths are relative to the first allowed directory
+        resolved = path.resolve()
+        if not any(resolved.is_relative_to(d) for d in self._resolved):
+            allowed = ", ".join(str(d) for d in self._resolved)
+            raise InvalidInputError(
+                f"{text}: path is outside the allowed directories ({allowed}); move the file there or {_HOW}"
+            )
+        return resolved
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """Encoded image bytes (not yet decoded) and what to call them in results and errors."""
+
+    data: bytes
+    source: str
+
+
+def _looks_like_path(text: str) -> bool:
+    # Base64 never holds '.', '\\' or ':'; an image's base64 is long. Short text with a path shape is a path.
+    if len(text) > 4096:
+        return False
+    if text.startswith(("/", "~", "./", "../", "\\")) or _WINDOWS_DRIVE.match(text):
+        return True
+    return any(c in text for c in ".\\:")
+
+
+def _decode_base64(text: str, what: str, max_bytes: int) -> bytes:
+    compact = _WHITESPACE.sub("", text)
+    if not compact:
+        raise InvalidInputError(f"{what} is empty; {_HOW}")
+    if len(compact) * 3 // 4 > max_bytes:
+        raise InvalidInputError(
+            f"{what} is about {len(compact) * 3 // 4:,} bytes, above the limit of {max_bytes:,}; downscale it"
+        )
+    bad = next((i for i, c in enumerate(compact) if not _BASE64_CHARS.fullmatch(c)), None)
+    if bad is not None:
+        raise InvalidInputError(
+            f"{what} is not valid base64: character {compact[bad]!r} at position {bad}; {_HOW}"
+        )
+    urlsafe = "-" in compact or "_" in compact
+    body = compact.rstrip("=")
+    if len(body) % 4 == 1:
+        raise InvalidInputError(f"{what} is not valid base64: its length ({len(body)}) is impossible; {_HOW}")
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        return (base64.urlsafe_b64decode if urlsafe else base64.b64decode)(padded)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInputError(f"{what} is not valid base64 ({exc}); {_HOW}") from None
+
+
+def resolve_image(value: str, policy: ImagePolicy | None = None, *, what: str = "image") -> ResolvedImage:
+    """The bytes an ``image`` argument stands for: base64, a data URI, or an allowed file path.
+
+    Raises InvalidInputError naming the problem. The bytes are not decoded here: pass them to
+    :func:`fea_agent.io.images.load_image`, which says whether they are an image.
+    """
+    policy = policy or ImagePolicy()
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"{what} must be a string (base64, a data URI or a file path), not {type(value).__name__}"
+        )
+    text = value.strip()
+    if not text:
+        raise InvalidInputError(f"{what} is empty; {_HOW}")
+    if text[:5].lower() == "data:":
+        match = _DATA_URI.fullmatch(text)
+        if match is None:
+            raise InvalidInputError(f"{what} is a malformed data URI (no comma before the data); {_HOW}")
+        if ";base64" not in match["params"].lower():
+            raise InvalidInputError(
+                f"{what} is a data URI without ';base64'; only base64 data URIs are accepted"
+            )
+        mime = match["mime"] or "unknown type"
+        if not mime.startswith("image/") and mime != "application/octet-stream":
+            raise InvalidInputError(f"{what} is a data URI of type {mime}, not an image")
+        return ResolvedImage(
+            _decode_base64(match["data"], f"{what} (data URI)", policy.max_bytes), f"<{mime}>"
+        )
+    if _looks_like_path(text):
+        path = policy.check_path(text)
+        return ResolvedImage(_read(path, text, policy.max_bytes), text)
+    return ResolvedImage(_decode_base64(text, f"{what} (base64)", policy.max_bytes), "<base64 image>")
+
+
+def resolve_path(value: str, policy: ImagePolicy | None = None, *, what: str = "video") -> Path:
+    """An allowed, existing, non-empty file path (for videos, which are not sent inline)."""
+    policy = policy or ImagePolicy()
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInputError(f"{what} is empty; give the path of a file under an allowed directory")
+    if not _looks_like_path(text) and len(text) > 256:
+        raise InvalidInputError(
+            f"{what} looks like inline data; give a file path under an allowed directory instead"
+        )
+    path = policy.check_path(text)
+    if not path.exists():
+        raise InvalidInputError(f"{text}: no such file")
+    if not path.is_file():
+        raise InvalidInputError(f"{text}: not a regular file")
+    if path.stat().st_size == 0:
+        raise InvalidInputError(f"{text}: file is empty (0 bytes)")
+    return path
+
+
+def _read(path: Path, label: str, max_bytes: int) -> bytes:
+    if not path.exists():
+        raise InvalidInputError(f"{label}: no such file")
+    if path.is_dir():
+        raise InvalidInputError(f"{label}: is a directory, not an image file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InvalidInputError(f"{label}: file is {size:,} bytes, above the limit of {max_bytes:,}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{label}: cannot be read ({exc.strerror or exc})") from None

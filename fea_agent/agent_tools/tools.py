@@ -1,0 +1,522 @@
+"""Every agent tool, defined once: name, model-facing description, input and output models, implementation.
+
+MCP, LangChain and LlamaIndex are thin skins over :data:`TOOL_SPECS`: they translate their protocol to
+``spec.run(ctx, arguments)`` and the typed output back. The implementations call the pipeline's stages
+(detect, perceive, reason) and never re-implement analysis.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from fea_agent.agent_tools.image_input import ImagePolicy, resolve_image, resolve_path
+from fea_agent.agent_tools.schemas import (
+    ActionUnitDescription,
+    ActionUnitDescriptions,
+    ActionUnitsResult,
+    AnalyzeFaceInput,
+    AnalyzeVideoInput,
+    AUObservation,
+    ClassifyExpressionInput,
+    DescribeActionUnitInput,
+    DetectActionUnitsInput,
+    DetectedFace,
+    DetectFacesInput,
+    EmotionExplanation,
+    ExplainEmotionInput,
+    ExpressionResult,
+    FaceActionUnits,
+    FaceAnalysis,
+    FaceDetections,
+    FaceExplanation,
+    FaceExpression,
+    VideoAnalysis,
+)
+from fea_agent.errors import BackendUnavailableError, InvalidInputError
+from fea_agent.io.images import LoadedImage, load_image
+from fea_agent.results import (
+    EXPRESSION_LABELS,
+    ActionUnit,
+    BoundingBox,
+    Expression,
+    Face,
+    FaceQuality,
+    ImageInfo,
+    ImageResult,
+)
+
+#: Longer side of the annotated picture a tool returns (smaller pictures are sent as they are).
+ANNOTATED_MAX_SIDE = 768
+ANNOTATED_JPEG_QUALITY = 85
+
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+@dataclass
+class ToolContext:
+    """What a tool call runs with: a pipeline, the image policy, a reasoner and an optional progress callback.
+
+    ``reasoner`` defaults to the pipeline's reasoner, or the offline FACS reasoner when the pipeline has none
+    (a perception-only pipeline still answers ``analyze_face`` and ``explain_emotion``). A context is cheap:
+    interfaces that report progress make one per call with :meth:`with_progress`.
+    """
+
+    pipeline: Any  # FEAPipeline; Any so that importing this module does not load models
+    policy: ImagePolicy = field(default_factory=ImagePolicy)
+    reasoner: Any | None = None
+    progress: ProgressCallback | None = None
+
+    def __post_init__(self) -> None:
+        if self.reasoner is None:
+            self.reasoner = getattr(self.pipeline, "reasoner", None)
+        if self.reasoner is None:
+            from fea_agent.reasoning import get_reasoner
+
+            self.reasoner = get_reasoner("facs")
+
+    def with_progress(self, progress: ProgressCallback | None) -> ToolContext:
+        return ToolContext(self.pipeline, self.policy, self.reasoner, progress)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: its name, the description a model reads, its input and output models and implementation."""
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    func: Callable[[ToolContext, Any], BaseModel]
+    returns_image: bool = False
+    groups: frozenset[str] = frozenset({"perception"})
+
+    def parse(self, arguments: BaseModel | Mapping[str, Any] | None) -> BaseModel:
+        """Validate arguments into the input model; InvalidInputError naming each bad field."""
+        if isinstance(arguments, self.input_model):
+            return arguments
+        try:
+            if isinstance(arguments, BaseModel):
+                arguments = arguments.model_dump()
+            return self.input_model.model_validate(dict(arguments or {}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInputError(f"{self.name}: invalid arguments: {problems}") from None
+
+    def run(self, ctx: ToolContext, arguments: BaseModel | Mapping[str, Any] | None) -> BaseModel:
+        """Validate the arguments and run the tool. Raises FEAError subclasses for bad input."""
+        return self.func(ctx, self.parse(arguments))
+
+
+# -- shared steps ------------------------------------------------------------------------------------------
+
+
+def _load(ctx: ToolContext, image: str) -> tuple[LoadedImage, float]:
+    resolved = resolve_image(image, ctx.policy)
+    started = time.perf_counter()
+    loaded = load_image(resolved.data, source=resolved.source, max_pixels=ctx.pipeline.options.max_pixels)
+    return loaded, (time.perf_counter() - started) * 1000.0
+
+
+def _perceive(ctx: ToolContext, image: str, max_faces: int) -> tuple[LoadedImage, ImageResult]:
+    """Decode, detect and perceive (no reasoning): the pipeline's stages 1 and 2."""
+    loaded, decode_ms = _load(ctx, image)
+    timings: dict[str, float] = {"decode": decode_ms}
+    detections = ctx.pipeline.detect(loaded.rgb, timings)[:max_faces]
+    faces = ctx.pipeline.perceive(loaded.rgb, detections, timings)
+    result = ImageResult(
+        source=loaded.source,
+        image=ImageInfo(width=loaded.width, height=loaded.height),
+        faces=faces,
+        timings_ms=timings,
+        device=ctx.pipeline.device,
+    )
+    return loaded, result
+
+
+def _reason(
+    ctx: ToolContext, faces: list[Face], rgb: np.ndarray | None, timings: dict[str, float]
+) -> list[Face]:
+    if not faces:
+        return faces
+    started = time.perf_counter()
+    faces = ctx.reasoner.reason(faces, rgb)
+    timings["reasoning"] = (time.perf_counter() - started) * 1000.0
+    return faces
+
+
+def _round_timings(timings: dict[str, float], started: float) -> dict[str, float]:
+    out = {k: round(v, 2) for k, v in timings.items()}
+    out["total"] = round((time.perf_counter() - started) * 1000.0, 2)
+    return out
+
+
+def _encode_annotated(rgb: np.ndarray, result: ImageResult) -> bytes:
+    """The annotated picture as JPEG, downscaled to ANNOTATED_MAX_SIDE (a PNG of a photo is 10x larger)."""
+    from PIL import Image
+
+    from fea_agent.render import annotate
+
+    picture = Image.fromarray(annotate(rgb, result, landmarks=False))
+    if max(picture.size) > ANNOTATED_MAX_SIDE:
+        picture.thumbnail((ANNOTATED_MAX_SIDE, ANNOTATED_MAX_SIDE))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=ANNOTATED_JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+# -- implementations ---------------------------------------------------------------------------------------
+
+
+def analyze_face(ctx: ToolContext, args: AnalyzeFaceInput) -> FaceAnalysis:
+    started = time.perf_counter()
+    loaded, result = _perceive(ctx, args.image, args.max_faces)
+    faces = _reason(ctx, result.faces, loaded.rgb, result.timings_ms)
+    result.faces = faces
+    result.timings_ms = _round_timings(result.timings_ms, started)
+    out = FaceAnalysis.model_validate(result.model_dump())
+    if args.annotate and faces:
+        out._annotated = _encode_annotated(loaded.rgb, out)
+    if not args.include_landmarks or not args.include_blendshapes:
+        update: dict[str, Any] = {}
+        if not args.include_landmarks:
+            update["landmarks"] = []
+        if not args.include_blendshapes:
+            update["blendshapes"] = {}
+        out.faces = [f.model_copy(update=update) for f in out.faces]
+    return out
+
+
+def detect_faces(ctx: ToolContext, args: DetectFacesInput) -> FaceDetections:
+    started = time.perf_counter()
+    loaded, result = _perceive(ctx, args.image, args.max_faces)
+    out = FaceDetections(
+        source=result.source,
+        image=result.image,
+        faces=[
+            DetectedFace(
+                bbox=f.bbox, score=f.score, keypoints=f.keypoints, head_pose=f.head_pose, quality=f.quality
+            )
+            for f in result.faces
+        ],
+        timings_ms=_round_timings(result.timings_ms, started),
+    )
+    if args.annotate and result.faces:
+        # Boxes and numbers only: the detector's answer, not the expression.
+        bare = result.model_copy(
+            update={"faces": [f.model_copy(update={"aus": [], "expression": None}) for f in result.faces]}
+        )
+        out._annotated = _encode_annotated(loaded.rgb, bare)
+    return out
+
+
+def detect_action_units(ctx: ToolContext, args: DetectActionUnitsInput) -> ActionUnitsResult:
+    started = time.perf_counter()
+    _, result = _perceive(ctx, args.image, args.max_faces)
+    return ActionUnitsResult(
+        source=result.source,
+        image=result.image,
+        faces=[
+            FaceActionUnits(
+                bbox=f.bbox,
+                head_pose=f.head_pose,
+                aus=[a for a in f.aus if a.present or not args.present_only],
+                quality=f.quality,
+            )
+            for f in result.faces
+        ],
+        timings_ms=_round_timings(result.timings_ms, started),
+    )
+
+
+def classify_expression(ctx: ToolContext, args: ClassifyExpressionInput) -> ExpressionResult:
+    started = time.perf_counter()
+    loaded, result = _perceive(ctx, args.image, args.max_faces)
+    fused: list[Face | None] = [None] * len(result.faces)
+    if args.fuse_with_action_units:
+        fused = list(_reason(ctx, result.faces, loaded.rgb, result.timings_ms))
+    return ExpressionResult(
+        source=result.source,
+        image=result.image,
+        faces=[
+            FaceExpression(
+                bbox=f.bbox,
+                appearance=f.expression,
+                fused=g.expression
+                if g is not None and g.reasoning and g.reasoning.label != "abstain"
+                else None,
+                quality=f.quality,
+            )
+            for f, g in zip(result.faces, fused, strict=True)
+        ],
+        timings_ms=_round_timings(result.timings_ms, started),
+    )
+
+
+def _au_from_observation(obs: AUObservation | str) -> ActionUnit:
+    from fea_agent.facs.catalogue import describe
+
+    if isinstance(obs, str):
+        obs = AUObservation(code=obs)
+    try:
+        info = describe(obs.code)
+    except (KeyError, ValueError) as exc:
+        raise InvalidInputError(str(exc).strip("'\"")) from None
+    intensity = obs.intensity
+    probability = obs.probability
+    if intensity is None and probability is None:
+        intensity, probability = 3.0, 1.0
+    elif probability is None:
+        probability = min(1.0, intensity / 2.0)  # grade A (1) sits at the presence threshold
+    elif intensity is None:
+        intensity = 3.0 * probability if probability >= 0.5 else 0.0
+    return ActionUnit(
+        code=info.code,
+        name=info.name,
+        probability=probability,
+        present=probability >= 0.5,
+        intensity=intensity,
+    )
+
+
+def _appearance_expression(appearance: dict[str, float]) -> Expression:
+    unknown = sorted(set(appearance) - set(EXPRESSION_LABELS))
+    if unknown:
+        raise InvalidInputError(
+            f"appearance has unknown labels {unknown}; use {', '.join(EXPRESSION_LABELS)}"
+        )
+    if any(v < 0 for v in appearance.values()) or sum(appearance.values()) <= 0:
+        raise InvalidInputError("appearance probabilities must be >= 0 and not all zero")
+    total = sum(appearance.values())
+    probabilities = {k: appearance.get(k, 0.0) / total for k in EXPRESSION_LABELS}
+    return Expression(label=max(probabilities, key=probabilities.__getitem__), probabilities=probabilities)
+
+
+def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> EmotionExplanation:
+    if (args.image is None) == (args.action_units is None):
+        raise InvalidInputError("explain_emotion needs exactly one of image or action_units")
+    if args.image is not None:
+        loaded, result = _perceive(ctx, args.image, args.max_faces)
+        faces = _reason(ctx, result.faces, loaded.rgb, result.timings_ms)
+        return EmotionExplanation(
+            source="image",
+            faces=[
+                FaceExplanation(bbox=f.bbox, expression=f.expression, reasoning=f.reasoning)
+                for f in faces
+                if f.reasoning is not None
+            ],
+        )
+    if not args.action_units:
+        raise InvalidInputError("action_units is empty: give at least one AU, e.g. ['AU6', 'AU12']")
+    aus = [_au_from_observation(o) for o in args.action_units]
+    codes = [a.code for a in aus]
+    if len(set(codes)) != len(codes):
+        raise InvalidInputError(f"action_units repeats a code: {codes}")
+    face = Face(
+        bbox=BoundingBox(x=0, y=0, width=0, height=0),
+        score=1.0,
+        aus=aus,
+        expression=_appearance_expression(args.appearance) if args.appearance else None,
+        # The client vouches for its measurements: nothing here says the face is unreadable.
+        quality=FaceQuality(
+            face_size_px=0,
+            detection_score=1.0,
+            landmarks_found=True,
+            landmark_presence=1.0,
+            frontal=True,
+            usable=True,
+        ),
+    )
+    (reasoned,) = ctx.reasoner.reason([face], None)
+    return EmotionExplanation(
+        source="action_units",
+        faces=[FaceExplanation(bbox=None, expression=reasoned.expression, reasoning=reasoned.reasoning)],
+    )
+
+
+def describe_action_unit(ctx: ToolContext, args: DescribeActionUnitInput) -> ActionUnitDescriptions:
+    from fea_agent.facs.catalogue import AU_CATALOGUE, describe
+    from fea_agent.facs.prototypes import PROTOTYPES
+
+    text = args.code.strip()
+    if text.lower() == "all":
+        infos = list(AU_CATALOGUE.values())
+    else:
+        codes = [c for c in re.split(r"[+,;\s]+", text) if c]
+        if not codes:
+            raise InvalidInputError("code is empty: give an AU code such as 'AU12', or 'all'")
+        infos = []
+        for code in codes:
+            try:
+                infos.append(describe(code))
+            except (KeyError, ValueError) as exc:
+                raise InvalidInputError(str(exc).strip("'\"")) from None
+    return ActionUnitDescriptions(
+        action_units=[
+            ActionUnitDescription(
+                code=i.code,
+                name=i.name,
+                muscle=i.muscle,
+                appearance=i.appearance,
+                core_of=[p.label for p in PROTOTYPES.values() if i.code in p.core],
+                supports=[p.label for p in PROTOTYPES.values() if i.code in (*p.core, *p.supporting)],
+                contradicts=[p.label for p in PROTOTYPES.values() if i.code in p.contradicts],
+            )
+            for i in infos
+        ]
+    )
+
+
+def analyze_video(ctx: ToolContext, args: AnalyzeVideoInput) -> VideoAnalysis:
+    path = resolve_path(args.video, ctx.policy, what="video")
+    try:
+        from fea_agent import video
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"video analysis is not available in this installation ({exc})"
+        ) from None
+    if not hasattr(ctx.pipeline, "analyze_video"):
+        raise BackendUnavailableError("video analysis is not available: this pipeline has no analyze_video")
+    frames = ctx.pipeline.analyze_video(
+        path, stride=args.stride, tracking=args.tracking, progress=ctx.progress
+    )
+    results = list(itertools.islice(frames, args.max_frames) if args.max_frames else frames)
+    if hasattr(frames, "close"):
+        frames.close()  # stop decoding when max_frames cut the video short
+    summary = video.summarize(results)
+    return VideoAnalysis(
+        source=args.video,
+        stride=args.stride,
+        frames_analysed=len(results),
+        summary=summary.model_dump(mode="json") if isinstance(summary, BaseModel) else dict(summary),
+    )
+
+
+# -- the registry ------------------------------------------------------------------------------------------
+
+_BOTH = frozenset({"perception", "reasoning"})
+
+TOOL_SPECS: dict[str, ToolSpec] = {
+    s.name: s
+    for s in (
+        ToolSpec(
+            name="analyze_face",
+            description=(
+                "Full facial emotion analysis of a photo: finds every face, then for each gives its box, "
+                "head pose, facial action units (FACS AUs, probability 0-1 and intensity 0-5), the "
+                "expression (neutral, happiness, sadness, surprise, fear, disgust, anger, contempt) fused "
+                "from appearance and AUs, and a reasoning text that states the label first and then the "
+                "facial actions behind it (e.g. 'Happiness. ... raised cheeks (AU06), lip corners pulled up "
+                "(AU12)'). Also returns an annotated picture. Use this when asked how someone feels or what "
+                "a face expresses. Check each face's quality.usable: when false the reasoning abstains and "
+                "says why."
+            ),
+            input_model=AnalyzeFaceInput,
+            output_model=FaceAnalysis,
+            func=analyze_face,
+            returns_image=True,
+            groups=_BOTH,
+        ),
+        ToolSpec(
+            name="detect_faces",
+            description=(
+                "Find the faces in a photo: for each, its box (pixels), detector score, 5 keypoints (eyes, "
+                "nose, mouth corners), head pose (yaw, pitch, roll in degrees) and quality (size, frontal, "
+                "usable). Largest face first. Returns a picture with the boxes numbered. Use it to count "
+                "faces or locate them; use analyze_face for expressions."
+            ),
+            input_model=DetectFacesInput,
+            output_model=FaceDetections,
+            func=detect_faces,
+            returns_image=True,
+        ),
+        ToolSpec(
+            name="detect_action_units",
+            description=(
+                "Measure facial action units (FACS) on every face of a photo: for each AU (AU01 inner brow "
+                "raiser, AU04 brow lowerer, AU06 cheek raiser, AU12 lip corner puller, ...) its probability "
+                "of being present (0-1) and intensity (0-5, 1-5 = FACS grades A-E). The values are estimated"
+                " from a face mesh and are approximate. Use it when facial movements, not an emotion label, "
+                "are asked for, or to pass to explain_emotion."
+            ),
+            input_model=DetectActionUnitsInput,
+            output_model=ActionUnitsResult,
+            func=detect_action_units,
+        ),
+        ToolSpec(
+            name="classify_expression",
+            description=(
+                "Classify each face's expression in a photo: probabilities over neutral, happiness, sadness,"
+                " surprise, fear, disgust, anger, contempt. 'appearance' is the image classifier alone; "
+                "'fused' combines it with the facial action units and is the more reliable answer. Use "
+                "analyze_face when an explanation is wanted too."
+            ),
+            input_model=ClassifyExpressionInput,
+            output_model=ExpressionResult,
+            func=classify_expression,
+        ),
+        ToolSpec(
+            name="explain_emotion",
+            description=(
+                "Explain which emotion a face shows and why, grounded in facial action units: the answer "
+                "states the label first, then the facial actions that support or contradict it, and says "
+                "when the evidence is ambiguous or mixed. Give either an image, or action units you already "
+                "have (e.g. from detect_action_units), optionally with appearance probabilities to fuse with"
+                " them."
+            ),
+            input_model=ExplainEmotionInput,
+            output_model=EmotionExplanation,
+            func=explain_emotion,
+            groups=frozenset({"reasoning"}),
+        ),
+        ToolSpec(
+            name="describe_action_unit",
+            description=(
+                "Look up facial action units in the FACS catalogue: name, muscle, what the movement looks "
+                "like, and which expressions it is part of, supports or argues against. Accepts 'AU12', "
+                "'12', several codes ('6+12') or 'all'. Needs no image."
+            ),
+            input_model=DescribeActionUnitInput,
+            output_model=ActionUnitDescriptions,
+            func=describe_action_unit,
+            groups=_BOTH,
+        ),
+        ToolSpec(
+            name="analyze_video",
+            description=(
+                "Analyse a video file on the server over time: tracks each face (face_id) and summarises, "
+                "per face, the dominant expression, how often each action unit is active and the expression "
+                "peaks with their timestamps. Takes a while: analyse every stride-th frame, or cap "
+                "max_frames. The video must be a path under a directory the server allows; reports progress."
+            ),
+            input_model=AnalyzeVideoInput,
+            output_model=VideoAnalysis,
+            func=analyze_video,
+        ),
+    )
+}
+
+#: Tool sets a server can expose.
+TOOL_GROUPS: dict[str, tuple[str, ...]] = {
+    "perception": tuple(n for n, s in TOOL_SPECS.items() if "perception" in s.groups),
+    "reasoning": tuple(n for n, s in TOOL_SPECS.items() if "reasoning" in s.groups),
+    "all": tuple(TOOL_SPECS),
+}
+
+
+def tools_for(group: str = "all") -> list[ToolSpec]:
+    """The specs of a tool set: 'perception', 'reasoning' or 'all'."""
+    try:
+        return [TOOL_SPECS[n] for n in TOOL_GROUPS[group]]
+    except KeyError:
+        raise ValueError(f"unknown tool set {group!r}; choose one of {', '.join(TOOL_GROUPS)}") from None
