@@ -13,6 +13,9 @@ import numpy as np
 from fea_agent.errors import BackendUnavailableError
 from fea_agent.results import Face
 
+#: Every reasoner name :func:`get_reasoner` knows; ``facs`` is the default.
+REASONERS: tuple[str, ...] = ("facs", "feallm", "vlm", "openai")
+
 
 class Reasoner(Protocol):
     name: str
@@ -22,12 +25,25 @@ class Reasoner(Protocol):
 
 
 def get_reasoner(name: str, **options: Any) -> Reasoner:
-    """The reasoner called ``name`` (``facs``), built with ``options``."""
+    """The reasoner called ``name`` (one of :data:`REASONERS`), built with ``options``."""
+    # Imports stay in the branches: torch and transformers load only when a backend needing them is asked for.
     if name == "facs":
         from fea_agent.reasoning.facs import FACSReasoner
 
         return FACSReasoner(**options)
-    raise BackendUnavailableError(f"unknown reasoner {name!r}; available: facs")
+    if name == "feallm":
+        from fea_agent.reasoning.feallm.reasoner import FEALLMReasoner
+
+        return FEALLMReasoner(**options)
+    if name == "vlm":
+        from fea_agent.reasoning.vlm import VLMReasoner
+
+        return VLMReasoner(**options)
+    if name == "openai":
+        from fea_agent.reasoning.openai_compat import OpenAIReasoner
+
+        return OpenAIReasoner(**options)
+    raise BackendUnavailableError(f"unknown reasoner {name!r}; available: {', '.join(REASONERS)}")
 
 
-__all__ = ["Reasoner", "get_reasoner"]
+__all__ = ["REASONERS", "Reasoner", "get_reasoner"]
