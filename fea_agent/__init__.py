@@ -1,7 +1,7 @@
 """fea-agent: facial emotion analysis as agent tools.
 
-    from fea_agent import FEAPipeline
-    result = FEAPipeline().analyze("photo.jpg")
+from fea_agent import FEAPipeline
+result = FEAPipeline().analyze("photo.jpg")
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
-from fea_agent.errors import BackendUnavailableError, FEAError, InvalidInputError, ModelFileError  # noqa: E402
-from fea_agent.pipeline import FEAPipeline, PipelineOptions  # noqa: E402
-from fea_agent.results import (  # noqa: E402
+from fea_agent.errors import BackendUnavailableError, FEAError, InvalidInputError, ModelFileError
+from fea_agent.pipeline import FEAPipeline, PipelineOptions
+from fea_agent.results import (
     ActionUnit,
     BoundingBox,
     Expression,

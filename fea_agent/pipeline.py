@@ -6,6 +6,7 @@ analyses any number of images with them. Every interface (CLI, MCP, LangChain, L
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -26,7 +27,9 @@ class PipelineOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detection_threshold: float = Field(0.7, ge=0, le=1, description="YuNet score below which a box is dropped.")
+    detection_threshold: float = Field(
+        0.7, ge=0, le=1, description="YuNet score below which a box is dropped."
+    )
     detection_max_side: int = Field(
         640, ge=64, description="Images are downscaled to this longer side for detection only."
     )
@@ -120,10 +123,8 @@ class FEAPipeline:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
     # -- analysis ---------------------------------------------------------------------------------------
 
@@ -217,23 +218,30 @@ class FEAPipeline:
         return self._perceive_detections(rgb, self._detect(rgb, timings), timings)
 
     def _perceive_detections(
-        self, rgb: np.ndarray, detections: list[Any], timings: dict[str, float]
+        self, rgb: np.ndarray, detections: list[Any], timings: dict[str, float], landmarker: Any | None = None
     ) -> list[Face]:
+        """``landmarker``: anything with ``run_box(rgb, box)`` to use instead of the pipeline's own (video
+        passes one that tracks a face in MediaPipe's VIDEO mode)."""
         from fea_agent.perception.action_units import estimate_action_units
         from fea_agent.perception.quality import assess
 
         models = self._models
+        landmarker = landmarker if landmarker is not None else models.landmarker
         timings["landmarks"] = timings["action_units"] = timings["expression"] = 0.0
         faces = []
         for det in detections:
             mesh = None
-            if models.landmarker is not None:
+            if landmarker is not None:
                 t = time.perf_counter()
-                mesh = models.landmarker.run_box(rgb, det.box)
+                mesh = landmarker.run_box(rgb, det.box)
                 timings["landmarks"] += (time.perf_counter() - t) * 1000.0
-            pose = HeadPose(yaw=round(mesh.pose[0], 2), pitch=round(mesh.pose[1], 2), roll=round(mesh.pose[2], 2)) if (
-                mesh is not None and mesh.pose is not None
-            ) else None
+            pose = (
+                HeadPose(
+                    yaw=round(mesh.pose[0], 2), pitch=round(mesh.pose[1], 2), roll=round(mesh.pose[2], 2)
+                )
+                if (mesh is not None and mesh.pose is not None)
+                else None
+            )
             t = time.perf_counter()
             aus = estimate_action_units(mesh.blendshapes, mesh.landmarks) if mesh is not None else []
             timings["action_units"] += (time.perf_counter() - t) * 1000.0
@@ -253,9 +261,13 @@ class FEAPipeline:
                     bbox=BoundingBox(x=round(x, 1), y=round(y, 1), width=round(w, 1), height=round(h, 1)),
                     score=round(det.score, 4),
                     keypoints=np.round(det.keypoints.astype(np.float64), 1).tolist(),
-                    landmarks=np.round(mesh.landmarks.astype(np.float64), 2).tolist() if mesh is not None else [],
+                    landmarks=np.round(mesh.landmarks.astype(np.float64), 2).tolist()
+                    if mesh is not None
+                    else [],
                     head_pose=pose,
-                    blendshapes={k: round(v, 4) for k, v in mesh.blendshapes.items()} if mesh is not None else {},
+                    blendshapes={k: round(v, 4) for k, v in mesh.blendshapes.items()}
+                    if mesh is not None
+                    else {},
                     aus=aus,
                     expression=expression,
                     quality=assess(

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
 
-ExpressionLabel = Literal["neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"]
+ExpressionLabel = Literal[
+    "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
+]
 EXPRESSION_LABELS: tuple[str, ...] = (
     "neutral",
     "happiness",
@@ -59,6 +61,13 @@ class ActionUnit(_Model):
     probability: float = Field(ge=0, le=1, description="Probability that the AU is present, 0-1.")
     present: bool = Field(description="True when probability >= 0.5.")
     intensity: float = Field(ge=0, le=5, description="Intensity 0-5 (0 absent, 1-5 = FACS grades A-E).")
+    change_from_baseline: float | None = Field(
+        None,
+        ge=-5,
+        le=5,
+        description="Video with a baseline only: intensity minus this face's own neutral level, on the 0-5 "
+        "scale (> 0: more than at rest). None otherwise.",
+    )
 
 
 class Expression(_Model):
@@ -131,7 +140,10 @@ class Face(_Model):
         default_factory=list, description="478 MediaPipe landmarks [x, y, z] in pixels (z: relative depth)."
     )
     head_pose: HeadPose | None = None
-    blendshapes: dict[str, float] = Field(default_factory=dict, description="MediaPipe's 52 blendshape scores (ARKit names and '_neutral'), 0-1.")
+    blendshapes: dict[str, float] = Field(
+        default_factory=dict,
+        description="MediaPipe's 52 blendshape scores (ARKit names and '_neutral'), 0-1.",
+    )
     aus: list[ActionUnit] = Field(default_factory=list)
     expression: Expression | None = None
     quality: FaceQuality

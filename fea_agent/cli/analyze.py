@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse one or more photos", description=__doc__)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, TIFF, BMP, ...)")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print only a JSON list, one object per input, in order")
+    fmt.add_argument(
+        "--json", action="store_true", help="print only a JSON list, one object per input, in order"
+    )
     fmt.add_argument("--jsonl", action="store_true", help="print one JSON object per line, in input order")
     p.add_argument(
         "--out",
@@ -69,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{image}: error: {message}", flush=True)
             continue
         if args.out:
-            save_annotated(loaded.rgb, result, str(_out_path(args.out, image, many)), landmarks=not args.no_landmarks)
+            save_annotated(
+                loaded.rgb, result, str(_out_path(args.out, image, many)), landmarks=not args.no_landmarks
+            )
         if args.jsonl:
             print(result.model_dump_json(), flush=True)
         elif args.json:
@@ -80,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(records))
     pipeline.close()
     if failed:
-        print(f"fea-agent: {len(failed)} of {len(args.images)} inputs failed: {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"fea-agent: {len(failed)} of {len(args.images)} inputs failed: {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return 1
     return 0

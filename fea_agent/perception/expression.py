@@ -45,4 +45,4 @@ class FERClassifier:
         if scores.min() < 0 or abs(scores.sum() - 1.0) > 1e-2:  # logits, not probabilities
             scores = np.exp(scores - scores.max())
         scores = scores / scores.sum()
-        return {label: float(p) for label, p in zip(FER_LABELS, scores)}
+        return {label: float(p) for label, p in zip(FER_LABELS, scores, strict=False)}

@@ -48,7 +48,9 @@ class Crop:
     scale: float  # crop pixels per image pixel
 
 
-def square_crop(rgb: np.ndarray, box: tuple[float, float, float, float], crop_scale: float = CROP_SCALE) -> Crop:
+def square_crop(
+    rgb: np.ndarray, box: tuple[float, float, float, float], crop_scale: float = CROP_SCALE
+) -> Crop:
     """Cut a square of ``crop_scale`` times the box around its centre, padding with black beyond the image."""
     x, y, w, h = box
     side = max(w, h) * crop_scale
@@ -91,6 +93,7 @@ class MediaPipeLandmarker:
 
     def __init__(self, model_path: Path, *, video: bool = False, min_confidence: float = 0.5) -> None:
         self.video = video
+        self.model_path = model_path  # video makes one VIDEO-mode sibling per tracked face from it
         options = FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path)),
             running_mode=RunningMode.VIDEO if video else RunningMode.IMAGE,

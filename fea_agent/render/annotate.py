@@ -40,7 +40,7 @@ def annotate(rgb: np.ndarray, result: ImageResult, *, landmarks: bool = True) ->
             radius = max(1, thickness // 2)
             for x, y, _ in face.landmarks[::2]:
                 cv2.circle(out, (round(x), round(y)), radius, (255, 255, 255), -1, cv2.LINE_AA)
-        lines = [f"#{i}"] + face_caption(face)
+        lines = [f"#{i}", *face_caption(face)]
         y = max(p0[1] - 6, 0)
         line_h = round(22 * font_scale * 1.4) + thickness
         y_top = y - line_h * (len(lines) - 1)
@@ -48,7 +48,9 @@ def annotate(rgb: np.ndarray, result: ImageResult, *, landmarks: bool = True) ->
             y_top = min(p1[1] + line_h, height - 2)
         for k, text in enumerate(lines):
             org = (p0[0], y_top + k * line_h)
-            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+            cv2.putText(
+                out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness + 2, cv2.LINE_AA
+            )
             cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thickness, cv2.LINE_AA)
     return out
 

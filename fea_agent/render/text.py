@@ -13,7 +13,9 @@ def format_result(result: ImageResult, *, top_aus: int = 5) -> str:
     lines = [head + f"{len(result.faces)} face{'s' if len(result.faces) > 1 else ''}"]
     for i, face in enumerate(result.faces):
         b = face.bbox
-        lines.append(f"  face {i}: box x={b.x:.0f} y={b.y:.0f} w={b.width:.0f} h={b.height:.0f}, score {face.score:.2f}")
+        lines.append(
+            f"  face {i}: box x={b.x:.0f} y={b.y:.0f} w={b.width:.0f} h={b.height:.0f}, score {face.score:.2f}"
+        )
         if face.expression is not None:
             probs = sorted(face.expression.probabilities.items(), key=lambda kv: -kv[1])[:3]
             lines.append(
