@@ -1,0 +1,202 @@
+"""The fea-agent MCP server (official ``mcp`` SDK, FastMCP): the agent tools, two resources and a prompt.
+
+Every tool comes from :data:`fea_agent.agent_tools.TOOL_SPECS`; this module only translates. A tool returns
+its typed output as structured content (with an output schema), the same JSON as text for clients that read
+only text, and, for ``analyze_face`` and ``detect_faces``, the annotated picture as image content.
+A failing call comes back as an MCP error result naming the problem; the server keeps serving.
+
+    from fea_agent.mcp import Runtime, build_server
+    build_server(Runtime()).run()          # stdio
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import inspect
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
+from pydantic import BaseModel
+
+from fea_agent.agent_tools import ToolSpec, annotated_image, tools_for
+from fea_agent.errors import FEAError
+from fea_agent.mcp.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "fea-agent"
+INSTRUCTIONS = (
+    "Facial emotion analysis tools. Send photos as base64 or a data URI in the 'image' argument (file paths "
+    "work only under directories the operator allowed). analyze_face gives everything with a grounded "
+    "explanation; detect_faces, detect_action_units and classify_expression give one stage each; "
+    "explain_emotion reasons from an image or from action units you already have; describe_action_unit "
+    "looks up the FACS catalogue. Coordinates are pixels, probabilities 0-1, AU intensities 0-5."
+)
+
+#: Seconds between two progress notifications of one call (the last one is always sent).
+PROGRESS_INTERVAL_S = 0.25
+
+
+def _progress_sender(ctx: Context) -> Callable[[int, int | None], None]:
+    """A progress callback for a worker thread that forwards to the client, throttled."""
+    last = 0.0
+
+    def send(done: int, total: int | None) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if (total is None or done < total) and now - last < PROGRESS_INTERVAL_S:
+            return
+        last = now
+        message = f"{done} of {total} frames" if total else f"{done} frames"
+        try:
+            anyio.from_thread.run(ctx.report_progress, done, total, message)
+        except Exception:  # a client that went away must not stop the analysis
+            log.debug("progress notification failed", exc_info=True)
+
+    return send
+
+
+def to_call_result(output: BaseModel) -> CallToolResult:
+    """Structured content, the same JSON as text, and the annotated picture when the output has one."""
+    structured = output.model_dump(mode="json")
+    content: list[TextContent | ImageContent] = [
+        TextContent(type="text", text=json.dumps(structured, separators=(",", ":")))
+    ]
+    picture = annotated_image(output)
+    if picture is not None:
+        data, mime = picture
+        content.append(ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mimeType=mime))
+    return CallToolResult(content=content, structuredContent=structured)
+
+
+def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
+    """An async function whose signature is the spec's input model, as FastMCP wants to see it."""
+
+    async def call(ctx: Context, **arguments: Any) -> CallToolResult:
+        try:
+            args = spec.parse(arguments)
+            progress = _progress_sender(ctx) if spec.name == "analyze_video" else None
+            output = await anyio.to_thread.run_sync(runtime.run, spec, args, progress)
+        except FEAError as exc:
+            raise ToolError(str(exc)) from None
+        except Exception as exc:  # the server keeps serving; the client learns what broke
+            log.exception("tool %s failed", spec.name)
+            raise ToolError(f"internal error: {type(exc).__name__}: {exc}") from None
+        return to_call_result(output)
+
+    params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)]
+    annotations: dict[str, Any] = {"ctx": Context}
+    for name, info in spec.input_model.model_fields.items():
+        annotation = Annotated[info.annotation, info]
+        default = (
+            inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
+        )
+        params.append(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        )
+        annotations[name] = annotation
+    returns = Annotated[CallToolResult, spec.output_model]
+    annotations["return"] = returns
+    call.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
+    call.__annotations__ = annotations
+    call.__name__ = spec.name
+    call.__doc__ = spec.description
+    return call
+
+
+def _register_resources(server: FastMCP) -> None:
+    from fea_agent.facs.catalogue import AU_CATALOGUE
+    from fea_agent.facs.prototypes import PROTOTYPES
+
+    @server.resource(
+        "fea://action-units",
+        name="action_unit_catalogue",
+        title="FACS action-unit catalogue",
+        description="Every action unit fea-agent knows: code, FACS name, muscle and what it looks like.",
+        mime_type="application/json",
+    )
+    def action_units() -> str:
+        return json.dumps([info.model_dump() for info in AU_CATALOGUE.values()], indent=1)
+
+    @server.resource(
+        "fea://emotion-prototypes",
+        name="emotion_prototypes",
+        title="Emotion prototypes (EMFACS)",
+        description="Which action units make which expression: core, supporting and contradicting AUs, "
+        "with the literature each row comes from.",
+        mime_type="application/json",
+    )
+    def emotion_prototypes() -> str:
+        return json.dumps([dataclasses.asdict(p) for p in PROTOTYPES.values()], indent=1)
+
+
+def _register_prompt(server: FastMCP) -> None:
+    @server.prompt(
+        name="analyse_face",
+        title="Analyse this face",
+        description="Ask for a facial emotion analysis of a photo, answered label first and grounded in "
+        "facial action units.",
+    )
+    def analyse_face(image: str, question: str = "") -> str:
+        ask = f" The user asks: {question}" if question.strip() else ""
+        return (
+            f"Analyse the face(s) in this image with the analyze_face tool (image argument: {image}).{ask}\n"
+            "For each face, answer in this form: the expression label first, then one or two sentences "
+            "naming the facial action units that support it (with their codes, e.g. AU06, AU12) and any that "
+            "argue against it. Say when the evidence is ambiguous or mixed, and when a face's quality is not "
+            "usable, say why instead of guessing. Describe expressions, not inner states or identity."
+        )
+
+
+def build_server(
+    runtime: Runtime,
+    *,
+    tools: str = "all",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    name: str = SERVER_NAME,
+) -> FastMCP:
+    """A FastMCP server exposing the tool set ``tools`` ('perception', 'reasoning' or 'all') over ``runtime``.
+
+    The runtime loads its models on the first session (the lifespan) and keeps them for every later one:
+    over streamable HTTP each client session enters the lifespan, and models must not reload per session.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastMCP) -> AsyncIterator[Runtime]:
+        await anyio.to_thread.run_sync(runtime.load)
+        yield runtime
+
+    server = FastMCP(
+        name,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        host=host,
+        port=port,
+        streamable_http_path="/mcp",
+    )
+    read_only = ToolAnnotations(
+        readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+    )
+    for spec in tools_for(tools):
+        server.add_tool(
+            _tool_function(spec, runtime),
+            name=spec.name,
+            title=spec.name.replace("_", " ").capitalize(),
+            description=spec.description,
+            annotations=read_only,
+            structured_output=True,
+        )
+    _register_resources(server)
+    _register_prompt(server)
+    return server
