@@ -7,9 +7,10 @@ analyses any number of images with them. Every interface (CLI, MCP, LangChain, L
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,25 @@ class FEAPipeline:
                 yield image, self.analyze(image)
             except FEAError as exc:
                 yield image, exc
+
+    def analyze_video(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stride: int = 1,
+        tracking: bool = True,
+        progress: Callable[[int, int | None], None] | None = None,
+        **options: Any,
+    ) -> Iterator[ImageResult]:
+        """Analyse a video lazily: one :class:`ImageResult` per analysed frame, with ``frame_index``,
+        ``timestamp_s`` and a ``face_id`` on each face that stays the same while the face stays in view.
+
+        ``progress(done_frames, total_frames_or_None)`` is called after each frame. Further options
+        (``smooth``, ``baseline``, ``max_frames``, ...) are those of :func:`fea_agent.video.analyze_video`.
+        """
+        from fea_agent.video.analyzer import analyze_video
+
+        return analyze_video(self, path, stride=stride, tracking=tracking, progress=progress, **options)
 
     def analyze_loaded(self, loaded: LoadedImage) -> ImageResult:
         """Analyse an already decoded RGB image."""

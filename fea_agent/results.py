@@ -178,6 +178,40 @@ class ImageResult(_Model):
         return self.model_dump_json(**kwargs)
 
 
+class Peak(_Model):
+    """When a value was highest in a video."""
+
+    value: float = Field(description="The highest value (AU intensity 0-5, or probability 0-1).")
+    frame_index: int
+    timestamp_s: float
+
+
+class FaceSummary(_Model):
+    """One face (one ``face_id``) over a whole video."""
+
+    face_id: int
+    frames: int = Field(description="Analysed frames in which this face was seen.")
+    first_s: float = Field(description="First time seen, seconds.")
+    last_s: float = Field(description="Last time seen, seconds.")
+    dominant_expression: str = Field(description="The label this face showed in the most frames.")
+    expression_share: dict[str, float] = Field(description="Label -> share of this face's frames, 0-1.")
+    mean_expression: dict[str, float] = Field(description="Label -> mean probability over the frames, 0-1.")
+    expression_peaks: dict[str, Peak] = Field(description="Label -> its most probable frame.")
+    au_activation: dict[str, float] = Field(description="AU -> share of frames where it is present, 0-1.")
+    au_mean_intensity: dict[str, float] = Field(description="AU -> mean intensity 0-5.")
+    au_peaks: dict[str, Peak] = Field(description="AU -> its strongest frame (intensity 0-5).")
+
+
+class VideoSummary(_Model):
+    """A video in brief: how many frames were analysed and, per face, what it showed."""
+
+    source: str | None = None
+    frames: int = Field(description="Analysed frames.")
+    frames_with_faces: int
+    duration_s: float = Field(description="From the first to the last analysed frame, seconds.")
+    faces: list[FaceSummary] = Field(default_factory=list, description="One entry per face_id, in id order.")
+
+
 def json_schema() -> dict[str, Any]:
     """JSON schema of :class:`ImageResult`."""
     return ImageResult.model_json_schema()

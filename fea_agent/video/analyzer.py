@@ -1,0 +1,181 @@
+"""Video analysis: frames streamed, faces tracked, each frame analysed by the pipeline's own stages.
+
+With tracking (the default), YuNet runs on the first frame, then about once a second to pick up new faces, and
+whenever a face is lost; in between, each face's own Face Landmarker in MediaPipe's VIDEO mode follows it in
+a crop centred on where it was in the previous frame. Everything after the landmarks (AUs, head pose,
+appearance expression, quality, reasoning) is the image pipeline's code, so a frame's result means exactly
+what a photo's does. Without tracking, every frame is analysed as an independent photo and ``face_id`` comes
+from box matching alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from fea_agent._native import quiet_stderr
+from fea_agent.perception.detector import Detection
+from fea_agent.results import BoundingBox, Face, ImageInfo, ImageResult
+from fea_agent.video.baseline import apply_baseline
+from fea_agent.video.frames import VideoReader
+from fea_agent.video.smoothing import DEFAULT_ALPHA, smooth_face
+from fea_agent.video.tracker import FaceTracker, Track, box_from_landmarks, keypoints_from_landmarks
+
+if TYPE_CHECKING:
+    from fea_agent.pipeline import FEAPipeline
+
+Progress = Callable[[int, "int | None"], None]
+
+
+class _TrackLandmarker:
+    """Gives the pipeline's perceive stage the track's VIDEO-mode landmarker with this frame's timestamp."""
+
+    def __init__(self, track: Track, timestamp_ms: int) -> None:
+        self.track, self.timestamp_ms = track, timestamp_ms
+
+    def run_box(self, rgb: Any, box: tuple[float, float, float, float]) -> Any:
+        return self.track.landmarker.run_box(rgb, box, self.timestamp_ms)
+
+
+def analyze_video(
+    pipeline: FEAPipeline,
+    path: str | os.PathLike[str],
+    *,
+    stride: int = 1,
+    tracking: bool = True,
+    progress: Progress | None = None,
+    smooth: float | bool | None = None,
+    baseline: bool = False,
+    max_frames: int | None = None,
+    detect_every_s: float = 1.0,
+    lost_timeout_s: float = 1.0,
+) -> Iterator[ImageResult]:
+    """Analyse a video frame by frame, yielding one :class:`ImageResult` per analysed frame.
+
+    Each result has ``frame_index`` (in the file), ``timestamp_s`` and faces carrying ``face_id``.
+    Frames are decoded one at a time, so memory does not grow with the video's length.
+
+    Args:
+        pipeline: the pipeline whose models and reasoner analyse the frames.
+        path: a video file (anything OpenCV decodes: MP4, MOV, AVI, MKV, WebM, ...).
+        stride: analyse every ``stride``-th frame.
+        tracking: follow faces with the landmarker's VIDEO mode between detector runs (faster, steadier);
+            False analyses every frame as an independent photo.
+        progress: called as ``progress(done_frames, total_frames_or_None)`` after each frame.
+        smooth: exponential moving average of AUs and expression probabilities; the weight of the new frame
+            in (0, 1] (True: 0.5). None or False: raw per-frame values.
+        baseline: add ``change_from_baseline`` to each AU, relative to the face's own most neutral frames.
+        max_frames: stop after this many analysed frames.
+        detect_every_s: with tracking, run the detector at least this often (seconds) to find new faces.
+        lost_timeout_s: a face unseen for longer than this gets a new ``face_id`` when it comes back.
+
+    Raises:
+        InvalidInputError: the file is missing, not a video, or has no frames.
+    """
+    alpha = DEFAULT_ALPHA if smooth is True else (float(smooth) if smooth else None)
+    if alpha is not None and not 0 < alpha <= 1:
+        raise ValueError(f"smooth must be a weight in (0, 1], got {smooth}")
+    reader = VideoReader(path, stride=stride, max_frames=max_frames)
+    total = reader.expected_frames
+    source = str(path)
+    landmarker = pipeline._models.landmarker
+    new_landmarker = None
+    if tracking and landmarker is not None:
+        from fea_agent.perception.landmarker import MediaPipeLandmarker
+
+        model_path = landmarker.model_path
+
+        def new_landmarker() -> MediaPipeLandmarker:
+            with quiet_stderr():  # MediaPipe prints banners when a graph starts
+                return MediaPipeLandmarker(model_path, video=True)
+
+    tracker = FaceTracker(
+        lost_timeout_s=lost_timeout_s, max_faces=pipeline.options.max_faces, new_landmarker=new_landmarker
+    )
+    last_detect_s = -float("inf")
+    done = 0
+    try:
+        for frame in reader:
+            started = time.perf_counter()
+            timings: dict[str, float] = {}
+            t = frame.timestamp_s
+            rgb = frame.rgb
+            if tracking and new_landmarker is not None:
+                need_detect = not tracker.active or t - last_detect_s >= detect_every_s
+                if need_detect:
+                    tracker.match(pipeline.detect(rgb, timings), t)
+                    last_detect_s = t
+                pairs = _track_faces(pipeline, tracker, rgb, t, timings)
+                if not need_detect and any(track.lost for track in tracker.tracks):
+                    # A face slipped out of its crop: look for it with the detector in this same frame.
+                    lost_before = {track.face_id for track in tracker.tracks if track.lost}
+                    tracker.match(pipeline.detect(rgb, timings), t)
+                    last_detect_s = t
+                    done_ids = {track.face_id for track, _ in pairs}
+                    retry = [
+                        tr for tr in tracker.active if tr.face_id in lost_before or tr.face_id not in done_ids
+                    ]
+                    pairs += _track_faces(pipeline, tracker, rgb, t, timings, only=retry)
+            else:
+                detections = pipeline.detect(rgb, timings)
+                faces = pipeline.perceive(rgb, detections, timings)
+                tracks = tracker.match(detections, t)
+                pairs = [(tr, face) for tr, face in zip(tracks, faces, strict=True) if tr is not None]
+            faces = []
+            for track, face in sorted(pairs, key=lambda p: p[0].face_id):
+                face = face.model_copy(update={"face_id": track.face_id})
+                if alpha is not None:
+                    face = smooth_face(face, track.state, alpha)
+                if baseline:
+                    face = apply_baseline(face, track.state)
+                faces.append(face)
+            faces = pipeline.reason(faces, rgb, timings)
+            timings["total"] = (time.perf_counter() - started) * 1000.0
+            done += 1
+            yield ImageResult(
+                source=source,
+                image=ImageInfo(width=rgb.shape[1], height=rgb.shape[0]),
+                faces=faces,
+                timings_ms={k: round(v, 2) for k, v in timings.items()},
+                device=pipeline.device,
+                frame_index=frame.index,
+                timestamp_s=round(t, 4),
+            )
+            if progress is not None:
+                progress(done, total)
+    finally:
+        tracker.close()
+
+
+def _track_faces(
+    pipeline: FEAPipeline,
+    tracker: FaceTracker,
+    rgb: Any,
+    timestamp_s: float,
+    timings: dict[str, float],
+    only: list[Track] | None = None,
+) -> list[tuple[Track, Face]]:
+    """Landmarks for each active track in its own crop; a track whose face is not found is marked lost."""
+    out = []
+    for track in tracker.active if only is None else only:
+        det = Detection(track.box, track.score, track.keypoints)
+        step: dict[str, float] = {}
+        with pipeline._lock:
+            faces = pipeline._perceive_detections(
+                rgb, [det], step, landmarker=_TrackLandmarker(track, track.next_timestamp_ms(timestamp_s))
+            )
+        for key, value in step.items():
+            timings[key] = timings.get(key, 0.0) + value
+        face = faces[0]
+        if not face.landmarks:
+            track.lost = True
+            continue
+        track.box = box_from_landmarks(face.landmarks)
+        track.keypoints = keypoints_from_landmarks(face.landmarks)
+        track.last_seen_s = timestamp_s
+        x, y, w, h = track.box
+        bbox = BoundingBox(x=round(x, 1), y=round(y, 1), width=round(w, 1), height=round(h, 1))
+        out.append((track, face.model_copy(update={"bbox": bbox})))
+    return out

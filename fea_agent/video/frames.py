@@ -1,0 +1,112 @@
+"""Reading video frames one at a time (OpenCV ``VideoCapture``), so memory stays flat however long the video.
+
+Every failure is an :class:`~fea_agent.errors.InvalidInputError` that names the file and the problem: a missing
+file, a folder, a file OpenCV cannot open as video (an image, a text file, a truncated container), a video
+with no frames.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fea_agent.errors import InvalidInputError
+
+#: File name endings treated as video by the batch runner and the CLI.
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: its index in the file (0-based), its time in seconds and the RGB uint8 pixels."""
+
+    index: int
+    timestamp_s: float
+    rgb: np.ndarray
+
+
+class VideoReader:
+    """Frames of a video file, decoded lazily: ``for frame in VideoReader(path, stride=2): ...``.
+
+    Args:
+        path: the video file.
+        stride: analyse every ``stride``-th frame (1 = every frame); skipped frames are grabbed, not converted.
+        max_frames: stop after yielding this many frames (None: the whole video).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, stride: int = 1, max_frames: int | None = None
+    ) -> None:
+        if stride < 1:
+            raise InvalidInputError(f"stride must be 1 or more, got {stride}")
+        if max_frames is not None and max_frames < 1:
+            raise InvalidInputError(f"max_frames must be 1 or more, got {max_frames}")
+        self.path = Path(path)
+        self.stride = stride
+        self.max_frames = max_frames
+        if not self.path.exists():
+            raise InvalidInputError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise InvalidInputError(f"{self.path}: is a directory, not a video file")
+        if self.path.stat().st_size == 0:
+            raise InvalidInputError(f"{self.path}: file is empty (0 bytes)")
+        capture = cv2.VideoCapture(str(self.path))
+        try:
+            if not capture.isOpened():
+                raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
+            self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            self.width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+            self.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        finally:
+            capture.release()
+        # A still image opens as a one-frame "video" with OpenCV's image backend; refuse it by its frame rate.
+        if self.fps <= 0 or self.fps > 1000:
+            raise InvalidInputError(
+                f"{self.path}: not a video (no frame rate); analyse images with analyze()"
+            )
+        #: Frames in the container as its header says (None when it does not say); may be slightly off.
+        self.frame_count: int | None = count if count > 0 else None
+
+    @property
+    def duration_s(self) -> float | None:
+        return self.frame_count / self.fps if self.frame_count else None
+
+    @property
+    def expected_frames(self) -> int | None:
+        """How many frames iterating will yield, from the header (None when unknown)."""
+        if self.frame_count is None:
+            return self.max_frames
+        n = math.ceil(self.frame_count / self.stride)
+        return min(n, self.max_frames) if self.max_frames is not None else n
+
+    def __iter__(self) -> Iterator[Frame]:
+        capture = cv2.VideoCapture(str(self.path))
+        if not capture.isOpened():
+            raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
+        try:
+            index = yielded = 0
+            while self.max_frames is None or yielded < self.max_frames:
+                if index % self.stride:
+                    if not capture.grab():
+                        break
+                    index += 1
+                    continue
+                ok, bgr = capture.read()
+                if not ok or bgr is None:
+                    break
+                yield Frame(index, index / self.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                yielded += 1
+                index += 1
+            if index == 0:
+                raise InvalidInputError(f"{self.path}: the video has no frames that can be decoded")
+        finally:
+            capture.release()
