@@ -44,7 +44,7 @@ def test_json_is_the_only_stdout_one_object_per_input_in_order(batch_run):
         face
     )
     au12 = next(a for a in face["aus"] if a["code"] == "AU12")
-    assert set(au12) == {"code", "name", "probability", "present", "intensity"}
+    assert {"code", "name", "probability", "present", "intensity"} <= set(au12)
     assert "error" in records[1] and "truncated or corrupt" in records[1]["error"]
     assert records[2]["faces"] == []
 

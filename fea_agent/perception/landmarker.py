@@ -21,9 +21,9 @@ from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions,
 #: The crop is this many times the detector's box, centred on it.
 CROP_SCALE = 1.8
 #: Crops are resized so their side is at most this (the landmark model itself works at 256 px).
-CROP_MAX_SIDE = 320
-#: Tried in turn when the landmarker finds no face in the first crop (a face looking down, a tight box).
-RETRY_CROP_SCALES = (1.4, 2.4)
+CROP_MAX_SIDE = 256
+#: Tried when the landmarker finds no face in the first crop (a face looking down fills the box oddly).
+RETRY_CROP_SCALES = (2.4,)
 #: Below this side, crops are upscaled so the landmarker's detector can still find the face.
 CROP_MIN_SIDE = 192
 
