@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import EDGE, needs_shared
+
 from fea_agent.errors import InvalidInputError
 from fea_agent.results import ImageResult
 

@@ -1,0 +1,137 @@
+"""Readable renderings of the agent tools' typed outputs: what a language model reads from a tool call.
+
+The typed output itself travels beside this text (LangChain's artifact, LlamaIndex's raw_output); the text
+keeps the numbers a model needs to answer and cite: AU codes with intensities, probabilities, the reasoning.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel
+
+from fea_agent.agent_tools.schemas import (
+    ActionUnitDescriptions,
+    ActionUnitsResult,
+    EmotionExplanation,
+    ExpressionResult,
+    FaceAnalysis,
+    FaceDetections,
+    VideoAnalysis,
+)
+from fea_agent.render.text import format_result
+from fea_agent.results import BoundingBox, Expression, FaceQuality
+
+
+def _head(source: str | None, width: int, height: int, count: int) -> str:
+    name = source or "image"
+    if not count:
+        return f"{name} ({width}x{height}): no face found"
+    return f"{name} ({width}x{height}): {count} face{'s' if count > 1 else ''}"
+
+
+def _box(b: BoundingBox) -> str:
+    return f"box x={b.x:.0f} y={b.y:.0f} w={b.width:.0f} h={b.height:.0f}"
+
+
+def _top(expression: Expression, n: int = 3) -> str:
+    probs = sorted(expression.probabilities.items(), key=lambda kv: -kv[1])[:n]
+    return f"{expression.label} (" + ", ".join(f"{k} {v:.0%}" for k, v in probs) + ")"
+
+
+def _issues(quality: FaceQuality) -> list[str]:
+    return [f"    not usable: {issue}" for issue in quality.issues] if not quality.usable else []
+
+
+def _detections(out: FaceDetections) -> str:
+    lines = [_head(out.source, out.image.width, out.image.height, len(out.faces))]
+    for i, f in enumerate(out.faces):
+        pose = ""
+        if f.head_pose is not None:
+            p = f.head_pose
+            pose = f", head pose yaw {p.yaw:+.0f}° pitch {p.pitch:+.0f}° roll {p.roll:+.0f}°"
+        lines.append(f"  face {i}: {_box(f.bbox)}, score {f.score:.2f}{pose}")
+        lines += _issues(f.quality)
+    return "\n".join(lines)
+
+
+def _action_units(out: ActionUnitsResult) -> str:
+    lines = [_head(out.source, out.image.width, out.image.height, len(out.faces))]
+    for i, f in enumerate(out.faces):
+        lines.append(f"  face {i}: {_box(f.bbox)}")
+        present = sorted((a for a in f.aus if a.present), key=lambda a: -a.intensity)
+        absent = [a.code for a in f.aus if not a.present]
+        if present:
+            lines.append(
+                "    present: "
+                + ", ".join(f"{a.code} {a.name} {a.intensity:.1f}/5 (p={a.probability:.2f})" for a in present)
+            )
+        else:
+            lines.append("    present: none" if f.aus else "    no action units measured")
+        if absent:
+            lines.append("    absent: " + ", ".join(absent))
+        lines += _issues(f.quality)
+    return "\n".join(lines)
+
+
+def _expressions(out: ExpressionResult) -> str:
+    lines = [_head(out.source, out.image.width, out.image.height, len(out.faces))]
+    for i, f in enumerate(out.faces):
+        lines.append(f"  face {i}: {_box(f.bbox)}")
+        if f.fused is not None:
+            lines.append(f"    fused with action units: {_top(f.fused)}")
+        if f.appearance is not None:
+            lines.append(f"    appearance alone: {_top(f.appearance)}")
+        lines += _issues(f.quality)
+    return "\n".join(lines)
+
+
+def _explanation(out: EmotionExplanation) -> str:
+    if not out.faces:
+        return "no face found: nothing to explain"
+    lines = []
+    for i, f in enumerate(out.faces):
+        where = f" ({_box(f.bbox)})" if f.bbox is not None else " (from the given action units)"
+        r = f.reasoning
+        lines.append(f"face {i}{where}: {r.label}, confidence {r.confidence:.0%}")
+        lines.append(f"  {r.text}")
+        if f.expression is not None:
+            lines.append(f"  distribution: {_top(f.expression, 4)}")
+    return "\n".join(lines)
+
+
+def _descriptions(out: ActionUnitDescriptions) -> str:
+    lines = []
+    for d in out.action_units:
+        line = f"{d.code} {d.name} ({d.muscle}): {d.appearance}."
+        if d.core_of:
+            line += f" Core of: {', '.join(d.core_of)}."
+        if d.supports:
+            line += f" Supports: {', '.join(d.supports)}."
+        if d.contradicts:
+            line += f" Argues against: {', '.join(d.contradicts)}."
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _video(out: VideoAnalysis) -> str:
+    return f"{out.source}: {out.frames_analysed} frames analysed (every {out.stride}th)\n" + json.dumps(
+        out.summary, separators=(",", ":"), default=str
+    )
+
+
+def render_output(output: BaseModel) -> str:
+    """The readable text of any agent tool's output."""
+    if isinstance(output, FaceAnalysis):
+        return format_result(output)
+    for kind, render in (
+        (FaceDetections, _detections),
+        (ActionUnitsResult, _action_units),
+        (ExpressionResult, _expressions),
+        (EmotionExplanation, _explanation),
+        (ActionUnitDescriptions, _descriptions),
+        (VideoAnalysis, _video),
+    ):
+        if isinstance(output, kind):
+            return render(output)
+    return output.model_dump_json(exclude_none=True)
