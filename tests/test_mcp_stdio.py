@@ -1,0 +1,87 @@
+"""``fea-agent serve mcp`` as a real stdio subprocess, driven by the SDK's stdio client (one server per module)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from tests.conftest import DATA, MODELS
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def upload_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("uploads")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("a text file, not a photo\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+async def client(upload_dir: Path, astronaut: Path) -> AsyncIterator[ClientSession]:
+    if not MODELS.is_dir():
+        pytest.skip(f"shared models not found at {MODELS}")
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "fea_agent", "serve", "mcp", "--workers", "1", "--allow-dir", str(upload_dir)],
+        env={**os.environ, "FEA_AGENT_MODEL_DIR": str(MODELS)},
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
+
+
+async def test_lists_the_seven_tools(client: ClientSession):
+    names = {t.name for t in (await client.list_tools()).tools}
+    assert names == {
+        "analyze_face",
+        "detect_faces",
+        "detect_action_units",
+        "classify_expression",
+        "explain_emotion",
+        "describe_action_unit",
+        "analyze_video",
+    }
+
+
+async def test_analyze_face_on_the_astronaut_is_happiness(client: ClientSession, astronaut: Path):
+    image = base64.b64encode(astronaut.read_bytes()).decode()
+    result = await client.call_tool("analyze_face", {"image": image})
+    assert not result.isError
+    assert result.structuredContent["faces"][0]["expression"]["label"] == "happiness"
+    assert result.content[-1].type == "image"
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("%%%garbage base64%%%", "not valid base64"),
+        (str(DATA / "edge-cases" / "images" / "skimage_astronaut.png"), "outside the allowed directories"),
+        ("empty.jpg", "file is empty (0 bytes)"),
+        ("notes.txt", "not an image"),
+    ],
+    ids=["garbage-base64", "outside-allowed-dirs", "zero-byte-file", "text-file"],
+)
+async def test_bad_input_is_an_error_result_and_the_next_call_succeeds(
+    client: ClientSession, astronaut: Path, image: str, message: str
+):
+    bad = await client.call_tool("analyze_face", {"image": image})
+    assert bad.isError
+    assert message in bad.content[0].text
+    good = await client.call_tool(
+        "detect_faces", {"image": base64.b64encode(astronaut.read_bytes()).decode(), "annotate": False}
+    )
+    assert not good.isError and len(good.structuredContent["faces"]) == 1
