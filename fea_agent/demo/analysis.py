@@ -1,0 +1,88 @@
+"""The demo's calls into the pipeline: decode an upload, analyse it with the chosen reasoner, and turn
+fea-agent's errors into messages the page shows (``gr.Error``), never tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from fea_agent.errors import FEAError
+from fea_agent.io.images import LoadedImage, load_image
+from fea_agent.pipeline import FEAPipeline
+from fea_agent.reasoning import Reasoner, get_reasoner
+from fea_agent.results import ImageInfo, ImageResult
+
+try:  # the list of reasoner names lives in fea_agent.reasoning once its backends exist
+    from fea_agent.reasoning import REASONERS as _NAMES
+except ImportError:  # pragma: no cover - older checkouts
+    _NAMES = ("facs", "feallm", "vlm", "openai")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reasoners:
+    """The reasoners the page offers: those that could be built here, and why the others could not."""
+
+    available: dict[str, Reasoner] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def probe(cls, pipeline: FEAPipeline, names: tuple[str, ...] | None = None) -> Reasoners:
+        """Try to build each named reasoner; the pipeline's own is reused, failures keep their message."""
+        out = cls()
+        own = pipeline.reasoner
+        for name in names if names is not None else _NAMES:
+            if own is not None and getattr(own, "name", None) == name:
+                out.available[name] = own
+                continue
+            try:
+                out.available[name] = get_reasoner(name)
+            except Exception as exc:  # any backend failure means "not here"; its message says why
+                out.unavailable[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return out
+
+
+@contextmanager
+def user_errors(what: str) -> Iterator[None]:
+    """Show fea-agent's errors as a message naming the problem; anything unexpected as a short message too."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except FEAError as exc:
+        raise gr.Error(str(exc), title=f"Cannot analyse {what}") from None
+    except Exception as exc:
+        log.exception("demo: unexpected error while analysing %s", what)
+        raise gr.Error(f"{type(exc).__name__}: {exc}", title=f"Analysis of {what} failed") from None
+
+
+def decode(data: bytes, name: str, pipeline: FEAPipeline) -> LoadedImage:
+    """Decode uploaded bytes (EXIF orientation applied); :class:`InvalidInputError` names the file."""
+    return load_image(data, source=name, max_pixels=pipeline.options.max_pixels)
+
+
+def analyze(pipeline: FEAPipeline, loaded: LoadedImage, reasoner: Reasoner | None) -> ImageResult:
+    """Analyse with the pipeline; a reasoner other than the pipeline's own replaces its reasoning stage."""
+    if reasoner is None or reasoner is pipeline.reasoner:
+        return pipeline.analyze_loaded(loaded)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    faces = pipeline.perceive(loaded.rgb, pipeline.detect(loaded.rgb, timings), timings)
+    if faces:
+        t = time.perf_counter()
+        faces = reasoner.reason(faces, loaded.rgb)
+        timings["reasoning"] = (time.perf_counter() - t) * 1000.0
+    timings["total"] = (time.perf_counter() - started) * 1000.0
+    return ImageResult(
+        source=loaded.source,
+        image=ImageInfo(width=loaded.width, height=loaded.height),
+        faces=faces,
+        timings_ms={k: round(v, 2) for k, v in timings.items()},
+        device=getattr(reasoner, "device", None) or pipeline.device,
+    )
