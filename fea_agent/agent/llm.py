@@ -8,9 +8,9 @@ loaded from the fea-agent MCP server with langchain-mcp-adapters; both carry the
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fea_agent.agent.prompts import SYSTEM_PROMPT
@@ -96,29 +96,72 @@ def create_llm_agent(
     return create_agent(resolve_chat_model(model), list(tools), system_prompt=system_prompt, **kwargs)
 
 
-def mcp_server_command() -> tuple[str, list[str]]:
-    """How to start the fea-agent MCP server over stdio: the console script, or this Python running the CLI."""
-    script = shutil.which("fea-agent")
-    if script:
-        return script, ["serve", "mcp"]
-    code = "import sys; from fea_agent.cli import main; sys.exit(main())"
-    return sys.executable, ["-c", code, "serve", "mcp"]
+def mcp_server_command(
+    allowed_dirs: Sequence[str | os.PathLike[str]] = (), extra_args: Sequence[str] = ()
+) -> tuple[str, list[str]]:
+    """How to start the fea-agent MCP server over stdio (``python -m fea_agent serve mcp``), reading image
+    files under ``allowed_dirs``; ``extra_args`` go to ``fea-agent serve mcp`` (e.g. ``["--workers", "1"]``)."""
+    args = ["-m", "fea_agent", "serve", "mcp"]
+    for folder in allowed_dirs:
+        args += ["--allow-dir", str(folder)]
+    return sys.executable, [*args, *extra_args]
+
+
+def _connection(
+    connection: dict[str, Any] | None,
+    allowed_dirs: Sequence[str | os.PathLike[str]],
+    extra_args: Sequence[str],
+    env: dict[str, str] | None,
+) -> dict[str, Any]:
+    if connection is not None:
+        return connection
+    command, args = mcp_server_command(allowed_dirs, extra_args)
+    return {"transport": "stdio", "command": command, "args": args, "env": env or dict(os.environ)}
 
 
 async def load_mcp_tools(
-    connection: dict[str, Any] | None = None, *, env: dict[str, str] | None = None
+    connection: dict[str, Any] | None = None,
+    *,
+    allowed_dirs: Sequence[str | os.PathLike[str]] = (),
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> list[BaseTool]:
     """The fea-agent tools served by an MCP server, as LangChain tools (via langchain-mcp-adapters).
 
+    Each call of a returned tool opens its own session (for stdio: starts a server, which loads the models);
+    for a conversation, prefer :func:`open_mcp_tools`, which keeps one session open.
+
     Args:
         connection: a langchain-mcp-adapters connection, e.g. ``{"transport": "streamable_http",
-            "url": "http://host:8000/mcp"}``; default: start ``fea-agent serve mcp`` over stdio.
-        env: environment for a stdio server (default: this process's), e.g. to set the allowed image folders.
+            "url": "http://host:8765/mcp", "headers": {"Authorization": "Bearer ..."}}``; default: start
+            ``fea-agent serve mcp`` over stdio with this Python.
+        allowed_dirs: for the default stdio server: folders it may read image files from.
+        extra_args: for the default stdio server: more ``fea-agent serve mcp`` options.
+        env: for the default stdio server: its environment (default: this process's).
     """
     from langchain_mcp_adapters.client import MultiServerMCPClient
 
-    if connection is None:
-        command, args = mcp_server_command()
-        connection = {"transport": "stdio", "command": command, "args": args, "env": env or dict(os.environ)}
-    client = MultiServerMCPClient({"fea-agent": connection})
+    client = MultiServerMCPClient({"fea-agent": _connection(connection, allowed_dirs, extra_args, env)})
     return await client.get_tools()
+
+
+@asynccontextmanager
+async def open_mcp_tools(
+    connection: dict[str, Any] | None = None,
+    *,
+    allowed_dirs: Sequence[str | os.PathLike[str]] = (),
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[list[BaseTool]]:
+    """Like :func:`load_mcp_tools`, over one session kept open for the ``async with`` block::
+
+    async with open_mcp_tools(allowed_dirs=["photos"]) as tools:
+        agent = create_fea_agent("openai:gpt-4o-mini", tools)
+        await agent.ainvoke({"messages": [...]})
+    """
+    from langchain_mcp_adapters.client import MultiServerMCPClient
+    from langchain_mcp_adapters.tools import load_mcp_tools as adapter_tools
+
+    client = MultiServerMCPClient({"fea-agent": _connection(connection, allowed_dirs, extra_args, env)})
+    async with client.session("fea-agent") as session:
+        yield await adapter_tools(session, server_name="fea-agent")
