@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,9 +109,13 @@ class MediaPipeLandmarker:
         _open.add(self)
 
     def close(self) -> None:
-        if self._task is not None:
-            self._task.close()
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            task.close()
+        except RuntimeError:  # its thread pool is already gone at interpreter exit; the OS frees the rest
+            task._handle = None  # stops MediaPipe's own finaliser from trying again
 
     def run_box(
         self, rgb: np.ndarray, box: tuple[float, float, float, float], timestamp_ms: int | None = None
@@ -156,11 +161,14 @@ class MediaPipeLandmarker:
         return FaceMesh(points, blendshapes, pose, float(presence[0]) if presence else 1.0)
 
 
-# MediaPipe's own finaliser fails when it runs during interpreter shutdown; close open tasks before that.
+# MediaPipe closes a task through a thread pool, which is gone once the interpreter shuts down; close open
+# tasks before that pool stops (threading's exit hooks run before atexit's, last registered first).
 _open: weakref.WeakSet[MediaPipeLandmarker] = weakref.WeakSet()
 
 
-@atexit.register
 def _close_all() -> None:
     for landmarker in list(_open):
         landmarker.close()
+
+
+getattr(threading, "_register_atexit", atexit.register)(_close_all)
