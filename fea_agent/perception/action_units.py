@@ -54,7 +54,7 @@ AU_FROM_BLENDSHAPES: dict[str, AUCalibration] = {
     "AU07": AUCalibration((*_both("eyeSquint"), "smile gate"), 0.30, 0.55, 0.90),
     "AU09": AUCalibration(_both("noseSneer"), 0.03, 0.30, 0.80),
     "AU10": AUCalibration(_both("mouthUpperUp"), 0.03, 0.30, 0.80),
-    "AU12": AUCalibration((*_both("mouthSmile"), "lip-corner lift (landmarks)"), 0.05, 0.30, 0.85),
+    "AU12": AUCalibration((*_both("mouthSmile"), "lip-corner lift (landmarks)"), 0.02, 0.15, 0.85),
     "AU14": AUCalibration(_both("mouthDimple"), 0.02, 0.25, 0.70),
     "AU15": AUCalibration(_both("mouthFrown"), 0.02, 0.20, 0.60),
     "AU17": AUCalibration(("mouthShrugLower",), 0.10, 0.45, 0.90),
@@ -74,9 +74,17 @@ def _mean(blendshapes: dict[str, float], names: tuple[str, ...]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+#: Smile blendshape at which eye-squint starts to count as cheek raise, and where it counts fully.
+GATE_START, GATE_FULL = 0.2, 0.6
+#: Lip-corner lift (eye-span units) on a relaxed face, and on a broad smile.
+LIFT_REST, LIFT_FULL = 0.0, 0.10
+#: Weight of the lift in AU12 when the smile blendshape is low.
+LIFT_WEIGHT = 0.2
+
+
 def smile_gate(smile: float) -> float:
     """Share of eye-squint credited to the cheek raiser (AU06) rather than the lid tightener (AU07)."""
-    return min(1.0, max(0.0, (smile - 0.2) / 0.4))
+    return min(1.0, max(0.0, (smile - GATE_START) / (GATE_FULL - GATE_START)))
 
 
 def _geometry(landmarks: np.ndarray) -> tuple[float, float]:
@@ -105,7 +113,8 @@ def raw_evidence(blendshapes: dict[str, float], landmarks: np.ndarray | None) ->
     lift, gap = _geometry(landmarks) if landmarks is not None and len(landmarks) > 300 else (0.0, 0.0)
     # Lip corners raised above the lip midline (0 on a neutral face, about 0.1 of the eye span on a broad
     # smile) back up the smile blendshape, which reads 0 on many closed-lip smiles.
-    raw["AU12"] = max(smile, 0.8 * smile + 0.2 * min(1.0, max(0.0, lift / 0.1)))
+    lifted = min(1.0, max(0.0, (lift - LIFT_REST) / (LIFT_FULL - LIFT_REST)))
+    raw["AU12"] = max(smile, (1 - LIFT_WEIGHT) * smile + LIFT_WEIGHT * lifted)
     # Lips part: the inner-lip gap (0 when closed, about 0.25 of the eye span when wide open).
     raw["AU25"] = max(min(1.0, gap / 0.25), blendshapes.get("jawOpen", 0.0))
     return raw

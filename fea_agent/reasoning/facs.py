@@ -28,10 +28,16 @@ from fea_agent.results import (
     Reasoning,
 )
 
-#: Weight of the AU view against the appearance view in the log-linear pool.
-AU_WEIGHT = 0.6
-#: Sharpness of the AU view's softmax.
-TEMPERATURE = 0.12
+#: Weight of the AU view against the appearance view in the log-linear pool: the two count equally.
+AU_WEIGHT = 0.5
+#: Sharpness of the AU view's softmax: a score difference of 0.2 is a factor e between two labels.
+TEMPERATURE = 0.2
+#: Share of its strongest supporting AU's probability added to an expression's score.
+SUPPORT_SHARE = 0.25
+#: Share of the strongest contradicting AU's probability subtracted from an expression's score.
+CONTRADICT_SHARE = 0.5
+#: Neutral's score: the AU presence threshold. An expression must match its prototype better than this.
+NEUTRAL_SCORE = 0.5
 #: Top-two margin below which the answer is called ambiguous.
 AMBIGUOUS_MARGIN = 0.15
 #: A second label this probable makes a mixed expression.
@@ -45,19 +51,27 @@ def _activations(face: Face) -> dict[str, float]:
 
 
 def au_scores(act: dict[str, float]) -> dict[str, float]:
-    """Label -> prototype match in 0-1 from AU probabilities; neutral is how little expressive AUs move."""
+    """Label -> prototype match in 0-1 from AU probabilities; neutral is the fixed bar an expression must clear.
+
+    An expression scores the mean probability of its core AUs (all of them are needed: a raised inner brow
+    alone is not surprise) plus a smaller share for its strongest supporting AU, minus a share for the
+    strongest AU that contradicts it. Neutral scores :data:`NEUTRAL_SCORE`, the AU presence threshold, so an
+    expression wins over neutral only when its core movements are, on balance, present.
+    """
     scores: dict[str, float] = {}
     for label, proto in PROTOTYPES.items():
-        weights = [(au, 2.0) for au in proto.core] + [(au, 1.0) for au in proto.supporting]
-        total = sum(w for _, w in weights)
-        match = sum(w * act.get(au, 0.0) for au, w in weights) / total
-        # The expression is not there without its core movements.
-        core = max(act.get(au, 0.0) for au in proto.core)
+        core = sum(act.get(au, 0.0) for au in proto.core) / len(proto.core)
+        support = sum(act.get(au, 0.0) for au in proto.supporting) / max(1, len(proto.supporting))
         against = max((act.get(au, 0.0) for au in proto.contradicts), default=0.0)
-        scores[label] = max(0.0, min(match, core) - 0.5 * against)
-    moving = sorted((act.get(au, 0.0) for au in EXPRESSIVE_AUS), reverse=True)
-    scores["neutral"] = max(0.0, 1.0 - (moving[0] + 0.5 * moving[1]) / 1.2) if moving else 1.0
+        match = core + SUPPORT_SHARE * support - CONTRADICT_SHARE * against
+        scores[label] = min(1.0, max(0.0, match))
+    scores["neutral"] = NEUTRAL_SCORE
     return scores
+
+
+def au_view(act: dict[str, float]) -> dict[str, float]:
+    """The AU view: the prototype scores of :func:`au_scores` as a distribution over the labels."""
+    return _softmax(au_scores(act), TEMPERATURE)
 
 
 def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
@@ -67,12 +81,14 @@ def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
     return dict(zip(EXPRESSION_LABELS, values.tolist()))
 
 
-def fuse(au_view: dict[str, float], appearance: dict[str, float] | None, au_weight: float = AU_WEIGHT) -> dict[str, float]:
-    """Log-linear pool of the two views; with no appearance view, the AU view alone."""
+def fuse(
+    action_units: dict[str, float], appearance: dict[str, float] | None, au_weight: float = AU_WEIGHT
+) -> dict[str, float]:
+    """Log-linear pool of the AU view and the appearance view; with no appearance view, the AU view alone."""
     if not appearance:
-        return dict(au_view)
+        return dict(action_units)
     logs = {
-        k: au_weight * math.log(max(au_view.get(k, 0.0), FLOOR))
+        k: au_weight * math.log(max(action_units.get(k, 0.0), FLOOR))
         + (1 - au_weight) * math.log(max(appearance.get(k, 0.0), FLOOR))
         for k in EXPRESSION_LABELS
     }
@@ -116,7 +132,11 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence]) -> str:
     if label == "neutral":
         if not parts:
             return "The face is relaxed: no action unit is clearly active."
-        return "The face is mostly relaxed; only " + ", ".join(parts) + " show, too weak or too few for an expression."
+        return (
+            "The face is mostly relaxed; only "
+            + ", ".join(parts)
+            + " show, too weak or too few for an expression."
+        )
     proto = PROTOTYPES.get(label)
     support = [p for p, e in zip(parts, evidence) if label in e.supports]
     against = [p for p, e in zip(parts, evidence) if label in e.contradicts]
@@ -157,14 +177,14 @@ class FACSReasoner:
             )
             return face.model_copy(update={"reasoning": reasoning})
         act = _activations(face)
-        au_view = _softmax(au_scores(act), TEMPERATURE)
+        au_dist = au_view(act)
         appearance = face.expression.probabilities if face.expression is not None else None
-        fused = fuse(au_view, appearance, self.au_weight)
+        fused = fuse(au_dist, appearance, self.au_weight)
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         label, second = ranked[0], ranked[1]
         margin = fused[label] - fused[second]
         appearance_label = max(appearance, key=appearance.__getitem__) if appearance else None
-        au_label = max(au_view, key=au_view.__getitem__)
+        au_label = max(au_dist, key=au_dist.__getitem__)
         mixed = [k for k in ranked[1:3] if fused[k] >= MIXED_PROBABILITY and k != "neutral"]
         agreement = Agreement(
             appearance_label=appearance_label,
