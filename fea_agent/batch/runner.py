@@ -21,11 +21,8 @@ from pydantic import BaseModel, Field
 from fea_agent.batch.writers import ResultWriter
 from fea_agent.errors import FEAError, InvalidInputError
 from fea_agent.video.dataframe import frame_rows
-from fea_agent.video.frames import VIDEO_EXTENSIONS
+from fea_agent.video.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}
-)
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 

@@ -46,8 +46,11 @@ def _clean(value: Any) -> Any:
 class ResultWriter:
     """Appends rows to OUT; ``with ResultWriter(path) as w: w.write_source(rows)``."""
 
-    def __init__(self, path: str | os.PathLike[str], *, resume: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, resume: bool = True, columns: tuple[str, ...] = BATCH_COLUMNS
+    ) -> None:
         self.path = Path(path)
+        self.columns = columns
         self.format = output_format(self.path)
         self.journal = self.path.with_name(self.path.name + ".journal.jsonl")
         if not resume:
@@ -60,7 +63,7 @@ class ResultWriter:
         self._file = target.open("a", newline="", encoding="utf-8")
         self._csv = None
         if self.format == "csv":
-            self._csv = csv.DictWriter(self._file, fieldnames=BATCH_COLUMNS, extrasaction="ignore")
+            self._csv = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
             if new_file:
                 self._csv.writeheader()
                 self._file.flush()
@@ -98,7 +101,7 @@ class ResultWriter:
             if self._csv is not None:
                 self._csv.writerow({k: _clean(v) for k, v in row.items()})
             else:
-                record = {k: _clean(row.get(k)) for k in BATCH_COLUMNS}
+                record = {k: _clean(row.get(k)) for k in self.columns}
                 self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._done.add(row["source"])
         self._file.flush()
@@ -120,7 +123,7 @@ class ResultWriter:
         if self.path.exists():
             frames.append(pd.read_parquet(self.path))
         if new is not None and len(new):
-            frames.append(new.reindex(columns=list(BATCH_COLUMNS)))
+            frames.append(new.reindex(columns=list(self.columns)))
         if frames:
             table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
             table = _typed(table)

@@ -77,9 +77,25 @@ def analyze_video(
     alpha = DEFAULT_ALPHA if smooth is True else (float(smooth) if smooth else None)
     if alpha is not None and not 0 < alpha <= 1:
         raise ValueError(f"smooth must be a weight in (0, 1], got {smooth}")
+    # Opened here, not in the generator, so a missing or broken file fails at the call, not at the first frame.
     reader = VideoReader(path, stride=stride, max_frames=max_frames)
+    return _frames(
+        pipeline, reader, str(path), tracking, progress, alpha, baseline, detect_every_s, lost_timeout_s
+    )
+
+
+def _frames(
+    pipeline: FEAPipeline,
+    reader: VideoReader,
+    source: str,
+    tracking: bool,
+    progress: Progress | None,
+    alpha: float | None,
+    baseline: bool,
+    detect_every_s: float,
+    lost_timeout_s: float,
+) -> Iterator[ImageResult]:
     total = reader.expected_frames
-    source = str(path)
     landmarker = pipeline._models.landmarker
     new_landmarker = None
     if tracking and landmarker is not None:

@@ -16,11 +16,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fea_agent._native import quiet_stderr
 from fea_agent.errors import InvalidInputError
 
 #: File name endings treated as video by the batch runner and the CLI.
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts"}
+)
+
+#: File name endings of still images (refused as video; the batch runner analyses them as photos).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}
 )
 
 
@@ -56,23 +62,31 @@ class VideoReader:
             raise InvalidInputError(f"{self.path}: no such file")
         if self.path.is_dir():
             raise InvalidInputError(f"{self.path}: is a directory, not a video file")
+        if self.path.suffix.lower() in IMAGE_EXTENSIONS:
+            raise InvalidInputError(f"{self.path}: is a still image, not a video; analyse it with analyze()")
         if self.path.stat().st_size == 0:
             raise InvalidInputError(f"{self.path}: file is empty (0 bytes)")
-        capture = cv2.VideoCapture(str(self.path))
-        try:
-            if not capture.isOpened():
-                raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
-            self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            self.width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-            self.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-        finally:
-            capture.release()
+        # FFmpeg complains on stderr about files that are not video; the error below says it in one line.
+        with quiet_stderr():
+            capture = cv2.VideoCapture(str(self.path))
+            try:
+                opened = capture.isOpened()
+                self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) if opened else 0.0
+                count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if opened else 0
+                self.width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) if opened else 0
+                self.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) if opened else 0
+                first_ok = opened and capture.read()[0]
+            finally:
+                capture.release()
+        if not opened:
+            raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
         # A still image opens as a one-frame "video" with OpenCV's image backend; refuse it by its frame rate.
         if self.fps <= 0 or self.fps > 1000:
             raise InvalidInputError(
                 f"{self.path}: not a video (no frame rate); analyse images with analyze()"
             )
+        if not first_ok:
+            raise InvalidInputError(f"{self.path}: the video has no frames that can be decoded")
         #: Frames in the container as its header says (None when it does not say); may be slightly off.
         self.frame_count: int | None = count if count > 0 else None
 

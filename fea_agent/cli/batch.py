@@ -1,0 +1,79 @@
+"""``fea-agent batch DIR|GLOB --out OUT``: analyse every photo and video into one resumable file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fea_agent.errors import FEAError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch", help="analyse folders of photos and videos into one CSV/Parquet/JSONL", description=__doc__
+    )
+    p.add_argument(
+        "inputs", metavar="DIR|GLOB", nargs="+", help="folders (searched recursively), globs or files"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT",
+        help="output file (.csv, .parquet, .jsonl); files it already holds are skipped, so a run can resume",
+    )
+    p.add_argument("--engine", choices=("local", "ray"), default="local", help="local (default) or ray")
+    p.add_argument(
+        "--address", help="Ray cluster address (e.g. auto, ray://head:10001); default: a local Ray"
+    )
+    p.add_argument("--workers", type=int, default=2, help="Ray workers, one pipeline each (default 2)")
+    p.add_argument("--stride", type=int, default=1, metavar="N", help="videos: analyse every N-th frame")
+    p.add_argument(
+        "--reasoner",
+        default="facs",
+        help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fea_agent.batch import find_media, output_format, run_batch
+
+    try:
+        output_format(args.out)
+        files: list[str] = []
+        for spec in args.inputs:
+            files.extend(f for f in find_media(spec) if f not in files)
+    except FEAError as exc:
+        print(f"fea-agent batch: {exc}", file=sys.stderr)
+        return 2
+    if not files:
+        print(f"fea-agent batch: no image or video files in {' '.join(args.inputs)}", file=sys.stderr)
+        return 2
+    options: dict = {"reasoner": None if args.reasoner in ("none", "") else args.reasoner}
+    if args.model_dir is not None:
+        options["model_dir"] = args.model_dir
+    try:
+        report = run_batch(
+            files,
+            args.out,
+            engine=args.engine,
+            workers=args.workers,
+            address=args.address,
+            pipeline_options=options,
+            video_options={"stride": args.stride},
+            progress=not args.no_progress,
+        )
+    except FEAError as exc:
+        print(f"fea-agent batch: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{report.found} files: {report.analysed} analysed, {len(report.failed)} failed, "
+        f"{report.skipped} already in {report.out} (skipped); {report.rows} rows written in {report.seconds:.1f} s "
+        f"({report.engine})"
+    )
+    for source in report.failed:
+        print(f"  failed: {source}")
+    return 1 if report.failed else 0

@@ -1,0 +1,145 @@
+"""``fea-agent video IN.mp4 --out OUT.csv``: analyse a video frame by frame, with a per-face summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from fea_agent.errors import FEAError
+from fea_agent.results import VideoSummary
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "video", help="analyse a video: per-frame rows and a per-face summary", description=__doc__
+    )
+    p.add_argument("video", metavar="IN", help="video file (MP4, MOV, AVI, MKV, WebM, ...)")
+    p.add_argument(
+        "--out", metavar="OUT", help="write one row per face per frame to OUT (.csv, .parquet, .jsonl)"
+    )
+    p.add_argument("--stride", type=int, default=1, metavar="N", help="analyse every N-th frame (default 1)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N analysed frames")
+    p.add_argument(
+        "--smooth",
+        nargs="?",
+        const=0.5,
+        type=float,
+        metavar="ALPHA",
+        help="smooth AUs and expression over time (EMA; weight of the new frame, default 0.5)",
+    )
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="add AUxx_change columns: intensity minus the face's neutral level",
+    )
+    p.add_argument(
+        "--no-tracking",
+        action="store_true",
+        help="detect faces on every frame instead of tracking them (slower)",
+    )
+    p.add_argument(
+        "--reasoner",
+        default="facs",
+        help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    p.set_defaults(func=run)
+
+
+def format_summary(summary: VideoSummary, seconds: float | None = None) -> str:
+    """A few readable lines: frames, then per face its dominant expression, most active AUs and peaks."""
+    speed = f", {summary.frames / seconds:.1f} frames/s" if seconds else ""
+    lines = [
+        f"{summary.source}: {summary.frames} frames analysed ({summary.frames_with_faces} with a face), "
+        f"{summary.duration_s:.1f} s of video{speed}"
+    ]
+    if not summary.faces:
+        lines.append("  no face found")
+    for face in summary.faces:
+        share = face.expression_share.get(face.dominant_expression, 0.0)
+        active = sorted(face.au_activation.items(), key=lambda kv: -kv[1])[:4]
+        peaks = sorted(face.au_peaks.items(), key=lambda kv: -kv[1].value)[:3]
+        lines.append(
+            f"  face {face.face_id}: {face.frames} frames ({face.first_s:.1f}-{face.last_s:.1f} s), "
+            f"mostly {face.dominant_expression} ({share:.0%})"
+        )
+        others = [f"{k} {v:.0%}" for k, v in face.expression_share.items() if k != face.dominant_expression][
+            :3
+        ]
+        if others:
+            lines.append(f"    also: {', '.join(others)}")
+        lines.append(
+            "    AUs most often active: " + ", ".join(f"{k} {v:.0%}" for k, v in active if v > 0) or "none"
+        )
+        lines.append(
+            "    peaks: " + ", ".join(f"{k} {p.value:.1f} at {p.timestamp_s:.1f} s" for k, p in peaks)
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fea_agent.batch.writers import BATCH_COLUMNS, ResultWriter, output_format
+    from fea_agent.pipeline import FEAPipeline
+    from fea_agent.video import frame_rows
+    from fea_agent.video.dataframe import CHANGE_COLUMNS
+    from fea_agent.video.frames import VideoReader
+    from fea_agent.video.summary import Summarizer
+
+    reasoner = None if args.reasoner in ("none", "") else args.reasoner
+    try:
+        if args.out:
+            output_format(args.out)
+        VideoReader(
+            args.video, stride=args.stride, max_frames=args.max_frames
+        )  # a bad file fails before loading
+        pipeline = FEAPipeline(reasoner=reasoner, model_dir=args.model_dir)
+    except FEAError as exc:
+        print(f"fea-agent video: {exc}", file=sys.stderr)
+        return 2
+    bar = tqdm(unit="frame", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
+
+    def progress(done: int, total: int | None) -> None:
+        if bar.total is None and total is not None:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    summarizer = Summarizer()
+    writer = None
+    started = time.perf_counter()
+    try:
+        frames = pipeline.analyze_video(
+            args.video,
+            stride=args.stride,
+            tracking=not args.no_tracking,
+            progress=progress,
+            smooth=args.smooth,
+            baseline=args.baseline,
+            max_frames=args.max_frames,
+        )
+        columns = (*BATCH_COLUMNS, *CHANGE_COLUMNS) if args.baseline else BATCH_COLUMNS
+        writer = ResultWriter(args.out, resume=False, columns=columns) if args.out else None
+        for result in frames:
+            summarizer.add(result)
+            if writer is not None:
+                writer.write_source(frame_rows(result))
+    except (FEAError, ValueError) as exc:
+        bar.close()
+        print(f"fea-agent video: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+        pipeline.close()
+    summary = summarizer.summary()
+    seconds = time.perf_counter() - started
+    print(summary.model_dump_json(indent=2) if args.json else format_summary(summary, seconds))
+    if args.out:
+        print(f"rows written to {args.out}", file=sys.stderr)
+    return 0
