@@ -276,8 +276,10 @@ class FEAPipeline:
                     source="appearance",
                 )
             x, y, w, h = det.box
+            # model_construct: every field here is built from typed model outputs, and validating 478
+            # landmark triples costs more than the landmarker's own Python wrapper.
             faces.append(
-                Face(
+                Face.model_construct(
                     bbox=BoundingBox(x=round(x, 1), y=round(y, 1), width=round(w, 1), height=round(h, 1)),
                     score=round(det.score, 4),
                     keypoints=np.round(det.keypoints.astype(np.float64), 1).tolist(),

@@ -134,7 +134,7 @@ def estimate_action_units(blendshapes: dict[str, float], landmarks: np.ndarray |
     for code, cal in AU_FROM_BLENDSHAPES.items():
         intensity, probability = _calibrate(raw[code], cal)
         out.append(
-            ActionUnit(
+            ActionUnit.model_construct(
                 code=code,
                 name=AU_CATALOGUE[code].name,
                 probability=round(probability, 4),
