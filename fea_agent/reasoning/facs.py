@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from fea_agent.facs.catalogue import AU_CATALOGUE
-from fea_agent.facs.prototypes import EXPRESSIVE_AUS, PROTOTYPES
+from fea_agent.facs.prototypes import PROTOTYPES
 from fea_agent.results import (
     EXPRESSION_LABELS,
     Agreement,
@@ -78,7 +78,7 @@ def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
     values = np.array([scores[k] for k in EXPRESSION_LABELS]) / temperature
     values = np.exp(values - values.max())
     values /= values.sum()
-    return dict(zip(EXPRESSION_LABELS, values.tolist()))
+    return dict(zip(EXPRESSION_LABELS, values.tolist(), strict=True))
 
 
 def fuse(
@@ -138,8 +138,8 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence]) -> str:
             + " show, too weak or too few for an expression."
         )
     proto = PROTOTYPES.get(label)
-    support = [p for p, e in zip(parts, evidence) if label in e.supports]
-    against = [p for p, e in zip(parts, evidence) if label in e.contradicts]
+    support = [p for p, e in zip(parts, evidence, strict=False) if label in e.supports]
+    against = [p for p, e in zip(parts, evidence, strict=False) if label in e.contradicts]
     if support:
         text = f"The face shows {proto.description if proto else label}: " + ", ".join(support) + "."
     else:
