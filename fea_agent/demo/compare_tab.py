@@ -59,7 +59,7 @@ def build(pipeline: FEAPipeline) -> None:
     with gr.Row():
         summary = gr.HTML(elem_id="fea-compare-summary")
         chart = gr.BarPlot(
-            plots.au_change_frame_empty(),
+            None,
             x="action unit",
             y="change",
             color="direction",

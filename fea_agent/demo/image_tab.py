@@ -31,8 +31,8 @@ def _empty_views(message: str) -> tuple[Any, ...]:
     return (
         views.placeholder(message),
         "",
-        plots.au_frame_empty(),
-        plots.expression_frame_empty(),
+        None,
+        None,
         "",
         "",
         None,
@@ -53,8 +53,8 @@ def render(state: Analysed | None, face_index: int | None, landmarks: bool) -> t
         return (
             photo,
             views.placeholder("No face found in this photo."),
-            plots.au_frame_empty(),
-            plots.expression_frame_empty(),
+            None,
+            None,
             "",
             "",
             full_json,
@@ -99,7 +99,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
             headline = gr.HTML(elem_id="fea-headline")
             reasoning = gr.HTML(elem_id="fea-reasoning")
             au_plot = gr.BarPlot(
-                plots.au_frame_empty(),
+                None,
                 x="action unit",
                 y="intensity",
                 color="state",
@@ -113,7 +113,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
             )
             with gr.Row():
                 expr_plot = gr.BarPlot(
-                    plots.expression_frame_empty(),
+                    None,
                     x="expression",
                     y="probability",
                     sort="-y",

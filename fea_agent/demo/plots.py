@@ -74,18 +74,3 @@ def video_long_frames(table: pd.DataFrame, face_id: int | None) -> tuple[pd.Data
         id_vars=["timestamp"], value_vars=expr_cols, var_name="expression", value_name="probability"
     )
     return aus.dropna(), exprs.dropna()
-
-
-def au_frame_empty() -> pd.DataFrame:
-    """An AU table with no rows, for the chart before anything is analysed."""
-    return pd.DataFrame({"action unit": [], "intensity": [], "state": [], "probability": []})
-
-
-def expression_frame_empty() -> pd.DataFrame:
-    """An expression table with no rows."""
-    return pd.DataFrame({"expression": [], "probability": []})
-
-
-def au_change_frame_empty() -> pd.DataFrame:
-    """An AU-change table with no rows."""
-    return pd.DataFrame({"action unit": [], "change": [], "direction": [], "A": [], "B": []})

@@ -249,3 +249,6 @@ mark.fea-cited {background: #e0e7ff; color: #312e81;}
 .fea-disabled {color: var(--body-text-color-subdued); text-decoration: line-through;}
 .fea-reasoners {list-style: none; padding-left: 0; margin: 4px 0;}
 """
+CSS += """
+.fea-card {border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; margin-top: 8px;}
+"""

@@ -1,0 +1,172 @@
+"""The Video tab: a clip in; a progress bar while frames are analysed; AUs and expression over time, a
+per-face summary and the table as CSV out. Built on :meth:`FEAPipeline.analyze_video` and
+:mod:`fea_agent.video` (``summarize``, ``to_dataframe``)."""
+
+from __future__ import annotations
+
+import html
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from fea_agent.demo import plots, views
+from fea_agent.demo.analysis import user_errors
+from fea_agent.demo.uploads import discard, ephemeral_video, private_cache_dir
+from fea_agent.facs.catalogue import AU_CATALOGUE
+from fea_agent.pipeline import FEAPipeline
+from fea_agent.results import VideoSummary
+from fea_agent.video import summarize, to_dataframe
+
+#: The AU plot shows this many AUs: those that move most, so the lines stay readable.
+TOP_AUS = 6
+#: Gradio spots a progress tracker by its default value; one module-level instance serves every call.
+_PROGRESS = gr.Progress()
+
+
+def summary_html(summary: VideoSummary, seconds: float) -> str:
+    """Per face: its dominant expression, how long it was seen, and the AUs it used most."""
+    head = (
+        f"<div class='fea-muted'>{summary.frames} frames analysed in {seconds:.1f} s "
+        f"({summary.frames / max(seconds, 1e-6):.0f} frames/s); faces in {summary.frames_with_faces}.</div>"
+    )
+    if not summary.faces:
+        return head + views.placeholder("No face was found in this video.")
+    cards = []
+    for face in summary.faces:
+        label = face.dominant_expression
+        share = face.expression_share.get(label, 0.0)
+        active = sorted(face.au_activation.items(), key=lambda kv: -kv[1])[:4]
+        aus = (
+            "".join(
+                f"<li><span class='fea-au-chip'>{code}</span> {html.escape(AU_CATALOGUE[code].appearance)} "
+                f"<span class='fea-muted'>({rate:.0%} of frames)</span></li>"
+                for code, rate in active
+                if rate > 0 and code in AU_CATALOGUE
+            )
+            or "<li class='fea-muted'>no action unit was clearly active</li>"
+        )
+        cards.append(
+            f"<div class='fea-card'><div class='fea-headline'><div class='fea-emoji'>{views.EMOJI.get(label, '🙂')}"
+            f"</div><div><div class='fea-which'>Face {face.face_id}, {face.first_s:.1f}-{face.last_s:.1f} s</div>"
+            f"<div class='fea-label'>{html.escape(label.capitalize())}</div>"
+            f"<div class='fea-muted'>in {share:.0%} of its {face.frames} frames</div></div></div>"
+            f"<div class='fea-doing'><b>Most used movements</b><ul>{aus}</ul></div></div>"
+        )
+    return head + "".join(cards)
+
+
+def time_plots(table: pd.DataFrame, face_id: int | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The long tables of the two line plots for one face; only the AUs that move most are kept."""
+    if table is None or table.empty:
+        return None, None
+    aus, exprs = plots.video_long_frames(table, face_id)
+    if aus.empty:
+        return None, None
+    strongest = aus.groupby("AU")["intensity"].max().sort_values(ascending=False).head(TOP_AUS).index
+    aus = aus[aus["AU"].isin(strongest)].copy()
+    aus["AU"] = aus["AU"].map(plots.au_label)
+    return aus, exprs
+
+
+def build(pipeline: FEAPipeline) -> None:
+    """Lay out the Video tab inside the current ``gr.Blocks`` and wire its events."""
+    table_state = gr.State(None, time_to_live=1800)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4):
+            video = ephemeral_video(
+                label="Video clip", sources=["upload"], height=280, elem_id="fea-video-input"
+            )
+            with gr.Row():
+                stride = gr.Slider(1, 10, value=1, step=1, label="Analyse every n-th frame")
+                smooth = gr.Checkbox(value=True, label="Smooth over time")
+            run = gr.Button("Analyse video", variant="primary", elem_id="fea-video-run")
+            summary = gr.HTML(elem_id="fea-video-summary")
+            face = gr.Dropdown(choices=[], label="Face to plot", interactive=True)
+            csv = gr.DownloadButton("Download CSV", visible=False, elem_id="fea-video-csv")
+        with gr.Column(scale=6):
+            au_plot = gr.LinePlot(
+                None,
+                x="timestamp",
+                y="intensity",
+                color="AU",
+                y_lim=[0, 5],
+                title="Action unit intensity over time (0-5)",
+                x_title="time (s)",
+                label="AUs over time",
+                height=320,
+                elem_id="fea-video-aus",
+            )
+            expr_plot = gr.LinePlot(
+                None,
+                x="timestamp",
+                y="probability",
+                color="expression",
+                y_lim=[0, 1],
+                title="Expression probability over time",
+                x_title="time (s)",
+                label="Expressions over time",
+                height=300,
+                elem_id="fea-video-expressions",
+            )
+
+    def on_run(
+        path: str | None, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
+    ) -> tuple[Any, ...]:
+        if not path:
+            raise gr.Error("Upload a video clip first.")
+        name = Path(path).name
+        started = time.perf_counter()
+
+        def report(done: int, total: int | None) -> None:
+            progress((done, total) if total else None, desc=f"Analysing frames ({done} done)")
+
+        try:
+            with user_errors(name):
+                results = list(
+                    pipeline.analyze_video(path, stride=int(every), progress=report, smooth=smoothing)
+                )
+        finally:
+            discard(path)  # the frames are analysed: the clip itself is not kept
+        seconds = time.perf_counter() - started
+        summary_ = summarize(results)
+        table = to_dataframe(results)
+        ids = [f.face_id for f in summary_.faces]
+        first = ids[0] if ids else None
+        aus, exprs = time_plots(table, first)
+        csv_path = _write_csv(table)
+        return (
+            table,
+            summary_html(summary_, seconds),
+            gr.update(choices=[(f"Face {i}", i) for i in ids], value=first),
+            aus,
+            exprs,
+            gr.update(value=csv_path, visible=True),
+        )
+
+    def on_face(table: pd.DataFrame | None, face_id: int | None) -> tuple[Any, ...]:
+        return time_plots(table, face_id)
+
+    run.click(
+        on_run,
+        [video, stride, smooth],
+        [table_state, summary, face, au_plot, expr_plot, csv],
+        api_name="analyze_video_clip",
+        api_visibility="undocumented",
+    )
+    face.input(on_face, [table_state, face], [au_plot, expr_plot], api_visibility="private")
+
+
+def _write_csv(table: pd.DataFrame) -> str:
+    """The per-frame table as CSV in the app's private cache, for the download button (numbers only, no
+    pixels; Gradio's cache sweep deletes it after a few minutes)."""
+    folder = private_cache_dir() / "csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".csv", prefix="fea-agent-video-", dir=folder, delete=False
+    ) as f:
+        table.drop(columns=["source"], errors="ignore").to_csv(f, index=False)
+        return f.name
