@@ -7,7 +7,8 @@ Sources:
   contempt", JPSP 87(4): unilateral AU12/AU14.
 - [DUCHENNE] Ekman, Davidson & Friesen (1990): the cheek raiser AU6 marks the felt (Duchenne) smile.
 
-``core`` AUs carry double weight: an expression is not called without them. ``contradicts`` lists AUs whose
+``core`` AUs are all needed: the reasoner scores their mean, so one resting movement (a raised inner brow) does
+not make an expression; ``supporting`` AUs add to the score. ``contradicts`` lists AUs whose
 presence argues against the expression (a raised lip corner is hard to square with sadness).
 """
 

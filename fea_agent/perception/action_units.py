@@ -5,7 +5,9 @@ trained to drive 3-D avatars, not to code FACS, so treat them as a calibrated pr
 
 Each AU has a raw evidence value in 0-1 and three calibration points on it: ``rest`` (its typical value on a
 neutral face), ``threshold`` (where the AU is called present, probability 0.5) and ``full`` (a maximal
-movement, intensity 5). Intensity is ``5 * clip((raw - rest) / (full - rest))``, probability a logistic centred
+movement, intensity 5). AU12's threshold is low (0.15, a trace smile) because the smile blendshape sits at
+about 0 on relaxed faces and many closed-lip smiles read only 0.05-0.3; the fusion with the appearance
+classifier keeps faces that merely rest with upturned lip corners neutral. Intensity is ``5 * clip((raw - rest) / (full - rest))``, probability a logistic centred
 on ``threshold``. The rest levels come from neutral faces (MediaPipe's eye-squint and brow blendshapes sit well
 above zero at rest); thresholds sit above what a neutral face shows.
 

@@ -1,8 +1,9 @@
 """The FACS reasoner: emotion prototypes scored from measured AUs, fused with the appearance classifier.
 
 Offline, deterministic and fast (well under a millisecond a face). For each face it
-1. scores every prototype of :mod:`fea_agent.facs.prototypes` from the AU probabilities (core AUs weigh double,
-   contradicting AUs subtract), and neutral from how little the expressive AUs move;
+1. scores every prototype of :mod:`fea_agent.facs.prototypes` from the AU probabilities (the mean of its core
+   AUs, all needed; a quarter of its supporting AUs' mean added; half the strongest contradicting AU
+   subtracted); neutral scores the presence threshold 0.5, the bar an expression must clear;
 2. turns those scores into a distribution (the AU view) and pools it with the appearance classifier's
    distribution in log space ("emotional synergy": both views must agree for a confident answer);
 3. names the AUs that support and contradict the winner, says when the views disagree, when the top two
