@@ -182,18 +182,19 @@ def analyze_face(ctx: ToolContext, args: AnalyzeFaceInput) -> FaceAnalysis:
     started = time.perf_counter()
     loaded, result = _perceive(ctx, args.image, args.max_faces)
     faces = _reason(ctx, result.faces, loaded.rgb, result.timings_ms)
-    result.faces = faces
-    result.timings_ms = _round_timings(result.timings_ms, started)
-    out = FaceAnalysis.model_validate(result.model_dump())
+    # Drop the bulky fields before the output is built: they are most of its bytes and its copying cost.
+    update: dict[str, Any] = {}
+    if not args.include_landmarks:
+        update["landmarks"] = []
+    if not args.include_blendshapes:
+        update["blendshapes"] = {}
+    if update:
+        faces = [f.model_copy(update=update) for f in faces]
+    fields = {name: getattr(result, name) for name in ImageResult.model_fields}
+    fields.update(faces=faces, timings_ms=_round_timings(result.timings_ms, started))
+    out = FaceAnalysis(**fields)
     if args.annotate and faces:
         out._annotated = _encode_annotated(loaded.rgb, out)
-    if not args.include_landmarks or not args.include_blendshapes:
-        update: dict[str, Any] = {}
-        if not args.include_landmarks:
-            update["landmarks"] = []
-        if not args.include_blendshapes:
-            update["blendshapes"] = {}
-        out.faces = [f.model_copy(update=update) for f in out.faces]
     return out
 
 
