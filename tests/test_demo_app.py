@@ -1,0 +1,116 @@
+"""The Gradio demo, launched on localhost and driven by gradio_client: photos, a video, a bad file, the MCP
+endpoints' functions, and nothing uploaded left behind."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+from gradio_client import Client, handle_file  # noqa: E402
+
+from tests.conftest import EDGE, VIDEO  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def app(pipeline):
+    from fea_agent.demo import build_app, launch
+
+    demo = build_app(pipeline, reasoners=("facs", "openai"))
+    _, url, _ = launch(demo, port=None, prevent_thread_lock=True, quiet=True)
+    yield demo, url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return Client(app[1], verbose=False)
+
+
+def _cache_files() -> list[Path]:
+    cache = Path(os.environ["GRADIO_TEMP_DIR"])
+    return [p for p in cache.rglob("*") if p.is_file() and p.parent.name != "csv"]
+
+
+def test_astronaut_is_happiness_with_cited_aus_and_no_upload_kept(client, astronaut):
+    started = time.perf_counter()
+    result = client.predict(handle_file(str(astronaut)), api_name="/analyze_face")
+    elapsed = time.perf_counter() - started
+    face = result["faces"][0]
+    assert face["reasoning"]["label"] == "happiness"
+    assert face["reasoning"]["text"].startswith("Happiness.")
+    assert "AU12" in face["reasoning"]["text"]
+    assert {a["code"] for a in face["aus"] if a["present"]} >= {"AU12"}
+    assert "landmarks" not in face  # kept out of the tool answer
+    assert _cache_files() == [], "the uploaded photo must be deleted once read"
+    print(f"astronaut via gradio_client (upload + analysis + answer): {elapsed:.2f} s")
+
+
+def test_photo_without_a_face_gives_an_empty_list(client):
+    result = client.predict(
+        handle_file(str(EDGE / "pixabay_mountains-615428_640.jpg")), api_name="/analyze_face"
+    )
+    assert result["faces"] == []
+
+
+def test_bad_file_is_a_clear_message_and_the_app_stays_up(client, tmp_path, astronaut):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    with pytest.raises(Exception, match=r"notes\.png: not an image"):
+        client.predict(handle_file(str(bad)), api_name="/analyze_face")
+    assert _cache_files() == []
+    # the server goes on
+    assert client.predict(handle_file(str(astronaut)), api_name="/analyze_face")["faces"]
+
+
+def test_compare_names_the_aus_that_changed(client):
+    out = client.predict(
+        handle_file(str(EDGE / "pexels_neutral.jpeg")),
+        handle_file(str(EDGE / "pexels_happy-baby.jpeg")),
+        api_name="/compare_faces",
+    )
+    assert out["b"] == "happiness"
+    stronger = {c["action unit"].split()[0] for c in out["changes"] if c["change"] > 0}
+    assert "AU12" in stronger
+
+
+def test_describe_action_unit_and_unknown_code(client):
+    assert client.predict("au12", api_name="/describe_action_unit")["name"] == "Lip corner puller"
+    with pytest.raises(Exception, match="AU99 is not in the catalogue"):
+        client.predict("AU99", api_name="/describe_action_unit")
+
+
+def test_only_the_tool_endpoints_are_public(client):
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert endpoints == {"/analyze_face", "/describe_action_unit", "/compare_faces"}
+
+
+@pytest.mark.skipif(not VIDEO.is_file(), reason=f"shared video not found at {VIDEO}")
+def test_video_gives_summary_plots_and_csv_and_deletes_the_clip(client):
+    pytest.importorskip("pandas")
+    started = time.perf_counter()
+    summary, _face, aus, exprs, csv = client.predict(  # the session state is not returned
+        handle_file(str(VIDEO)), 4, True, api_name="/analyze_video_clip"
+    )
+    elapsed = time.perf_counter() - started
+    assert "frames analysed" in summary and "fea-label" in summary
+    assert aus["data"], "the AU-over-time plot has points"
+    assert exprs["data"]
+    csv_text = Path(csv["value"]).read_text()  # the download button comes back as an update
+    header = csv_text.splitlines()[0].split(",")
+    assert {"timestamp", "face_id", "AU12", "happiness"} <= set(header)
+    assert len(csv_text.splitlines()) > 100  # 472 frames, every 4th
+    assert _cache_files() == [], "the uploaded clip must be deleted after analysis"
+    print(f"video, every 4th frame, via gradio_client: {elapsed:.1f} s")
+
+
+def test_video_that_is_not_a_video_is_a_clear_message(client, tmp_path):
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"\x00" * 2048)
+    with pytest.raises(Exception, match=r"clip\.mp4"):
+        client.predict(handle_file(str(bad)), 1, True, api_name="/analyze_video_clip")
