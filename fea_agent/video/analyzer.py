@@ -69,7 +69,8 @@ def analyze_video(
         baseline: add ``change_from_baseline`` to each AU, relative to the face's own most neutral frames.
         max_frames: stop after this many analysed frames.
         detect_every_s: with tracking, run the detector at least this often (seconds) to find new faces.
-        lost_timeout_s: a face unseen for longer than this gets a new ``face_id`` when it comes back.
+        lost_timeout_s: a face unseen for longer than this gets a new ``face_id`` when it comes back (at
+            least 2.5 analysed frames, so a large stride does not split a face into many).
 
     Raises:
         InvalidInputError: the file is missing, not a video, or has no frames.
@@ -107,6 +108,8 @@ def _frames(
             with quiet_stderr():  # MediaPipe prints banners when a graph starts
                 return MediaPipeLandmarker(model_path, video=True)
 
+    # With a large stride, frames lie far apart: a face must be allowed to miss a couple of them.
+    lost_timeout_s = max(lost_timeout_s, 2.5 * reader.stride / reader.fps)
     tracker = FaceTracker(
         lost_timeout_s=lost_timeout_s, max_faces=pipeline.options.max_faces, new_landmarker=new_landmarker
     )

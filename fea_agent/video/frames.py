@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +48,16 @@ class VideoReader:
         path: the video file.
         stride: analyse every ``stride``-th frame (1 = every frame); skipped frames are grabbed, not converted.
         max_frames: stop after yielding this many frames (None: the whole video).
+        prefetch: frames decoded ahead in a background thread (0: decode in the caller's thread).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, stride: int = 1, max_frames: int | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stride: int = 1,
+        max_frames: int | None = None,
+        prefetch: int = 4,
     ) -> None:
         if stride < 1:
             raise InvalidInputError(f"stride must be 1 or more, got {stride}")
@@ -58,6 +66,7 @@ class VideoReader:
         self.path = Path(path)
         self.stride = stride
         self.max_frames = max_frames
+        self.prefetch = prefetch
         if not self.path.exists():
             raise InvalidInputError(f"{self.path}: no such file")
         if self.path.is_dir():
@@ -103,12 +112,54 @@ class VideoReader:
         return min(n, self.max_frames) if self.max_frames is not None else n
 
     def __iter__(self) -> Iterator[Frame]:
+        """Frames in order. Decoding runs a few frames ahead in a thread, overlapping the models' work;
+        the queue is bounded (``prefetch`` frames), so memory stays flat."""
+        if self.prefetch <= 0:
+            yield from self._decode(threading.Event())
+            return
+        frames: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for frame in self._decode(stop):
+                    while not stop.is_set():
+                        try:
+                            frames.put(frame, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                item: Frame | BaseException | None = None
+            except BaseException as exc:  # handed to the consumer, raised there
+                item = exc
+            while not stop.is_set():
+                try:
+                    frames.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        thread = threading.Thread(target=produce, name="fea-video-decode", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = frames.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    def _decode(self, stop: threading.Event) -> Iterator[Frame]:
         capture = cv2.VideoCapture(str(self.path))
         if not capture.isOpened():
             raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
         try:
             index = yielded = 0
-            while self.max_frames is None or yielded < self.max_frames:
+            while (self.max_frames is None or yielded < self.max_frames) and not stop.is_set():
                 if index % self.stride:
                     if not capture.grab():
                         break

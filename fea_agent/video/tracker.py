@@ -42,12 +42,18 @@ def centre_distance(a: Box, b: Box) -> float:
     return float(np.hypot(dx, dy)) / max(a[2], a[3], 1e-6)
 
 
+#: The detector's box against the mesh's extent (mean over 24 faces in the clip and the photos): same width,
+#: starting 0.14 mesh-heights higher (YuNet's box takes in more forehead) and 1.15 times as tall.
+_DETECTOR_TOP, _DETECTOR_HEIGHT = 0.14, 1.15
+
+
 def box_from_landmarks(landmarks: np.ndarray) -> Box:
-    """The extent of the face mesh (forehead to chin, ear to ear) as a box."""
+    """A detector-style box from the face mesh, so tracked frames are framed (and cropped) as detected ones."""
     xy = np.asarray(landmarks, dtype=np.float64)[:, :2]
     x0, y0 = xy.min(axis=0)
     x1, y1 = xy.max(axis=0)
-    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+    h = float(y1 - y0)
+    return float(x0), float(y0) - _DETECTOR_TOP * h, float(x1 - x0), _DETECTOR_HEIGHT * h
 
 
 def keypoints_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
@@ -126,8 +132,8 @@ class FaceTracker:
             used_tracks.add(ti)
             used_dets.add(di)
             track, det = self.tracks[ti], detections[di]
-            if track.lost:  # re-seed the crop from the detector; a tracked face keeps its own box
-                track.box, track.keypoints, track.lost = det.box, det.keypoints, False
+            # The detection is of this frame; the track's box is from the last one: take the fresh one.
+            track.box, track.keypoints, track.lost = det.box, det.keypoints, False
             track.score = det.score
             track.last_seen_s = timestamp_s
             seen[di] = track
