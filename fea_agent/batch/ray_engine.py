@@ -51,7 +51,9 @@ def run_on_ray(
         raise ValueError(f"workers must be 1 or more, got {workers}")
     started_here = False
     if not ray.is_initialized():
-        env = {k: v for k, v in os.environ.items() if k.startswith("FEA_AGENT_")}
+        # Workers need the model folder and, for the openai reasoner, the server (never the API key: Ray
+        # records runtime environments; set OPENAI_API_KEY on the nodes, or pass it in reasoner_options).
+        env = {k: v for k, v in os.environ.items() if k.startswith("FEA_AGENT_") or k == "OPENAI_BASE_URL"}
         kwargs: dict[str, Any] = {
             "include_dashboard": False,
             "log_to_driver": False,
