@@ -93,12 +93,15 @@ def test_astronaut_upload_shows_happiness_and_an_au_chart(app_url, browser, astr
     assert headline
     # The AU chart is drawn by Vega: wait for its canvas or svg, and for the FACS names on its axis.
     chart = browser.find_element(By.ID, "fea-au-chart")
-    wait.until(lambda d: chart.find_elements(By.CSS_SELECTOR, "canvas, svg.marks"))
+    wait.until(lambda d: chart.find_elements(By.CSS_SELECTOR, "svg.marks g.mark-rect path"))
     reasoning = browser.find_element(By.ID, "fea-reasoning")
     assert "AU12" in reasoning.text
     assert reasoning.find_elements(By.CSS_SELECTOR, "mark.fea-for"), "cited AUs are highlighted"
     photo = browser.find_element(By.CSS_SELECTOR, "#fea-photo img")
     assert photo.get_attribute("src").startswith("data:image/jpeg;base64,")
+    # Vega draws SVG here: the bars are marks, the FACS names are axis text.
+    assert chart.find_elements(By.CSS_SELECTOR, "g.mark-rect path"), "the AU chart has bars"
+    assert "AU12 Lip corner puller" in chart.text
     time.sleep(1.0)  # let the charts finish their transition before the screenshot
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "demo_image_tab.png"))

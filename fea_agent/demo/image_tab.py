@@ -108,7 +108,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 x_label_angle=-40,
                 title="Action unit intensity (0-5)",
                 label="Action units",
-                height=330,
+                height=420,
                 elem_id="fea-au-chart",
             )
             with gr.Row():
@@ -118,9 +118,10 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                     y="probability",
                     sort="-y",
                     y_lim=[0, 1],
+                    x_label_angle=-30,
                     title="Expression",
                     label="Expression distribution",
-                    height=260,
+                    height=300,
                     elem_id="fea-expression-chart",
                     scale=3,
                 )
