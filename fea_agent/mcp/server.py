@@ -43,6 +43,12 @@ INSTRUCTIONS = (
     "looks up the FACS catalogue. Coordinates are pixels, probabilities 0-1, AU intensities 0-5."
 )
 
+#: The JSON Schema dialect declared on tool schemas. The SDK validates every call's arguments and structured
+#: result with ``jsonschema.validate``, on the server and again in the client, and that first checks the schema
+#: against its meta-schema: for our result schema, about 400 ms a call under 2020-12 (dynamic refs), 25 ms
+#: under draft-07 (measured on 2 busy cores). Pydantic's schemas mean the same under both.
+SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+
 #: Seconds between two progress notifications of one call (the last one is always sent).
 PROGRESS_INTERVAL_S = 0.25
 
@@ -197,6 +203,10 @@ def build_server(
             annotations=read_only,
             structured_output=True,
         )
+        tool = server._tool_manager.get_tool(spec.name)  # FastMCP 1.x has no public setter for the schemas
+        for schema in (tool.parameters, tool.fn_metadata.output_schema):
+            if schema is not None:
+                schema.setdefault("$schema", SCHEMA_DIALECT)
     _register_resources(server)
     _register_prompt(server)
     return server
