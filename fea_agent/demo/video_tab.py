@@ -97,7 +97,7 @@ def build(pipeline: FEAPipeline) -> None:
                 title="Action unit intensity over time (0-5)",
                 x_title="time (s)",
                 label="AUs over time",
-                height=320,
+                height=430,
                 elem_id="fea-video-aus",
             )
             expr_plot = gr.LinePlot(
@@ -105,11 +105,12 @@ def build(pipeline: FEAPipeline) -> None:
                 x="timestamp",
                 y="probability",
                 color="expression",
+                color_map=views.EXPRESSION_COLOURS,
                 y_lim=[0, 1],
                 title="Expression probability over time",
                 x_title="time (s)",
                 label="Expressions over time",
-                height=300,
+                height=400,
                 elem_id="fea-video-expressions",
             )
 

@@ -34,6 +34,18 @@ EMOJI = {
     "abstain": "❔",
 }
 
+#: One colour per expression, the same in every chart, so a line is recognised without the legend.
+EXPRESSION_COLOURS = {
+    "happiness": "#f59e0b",
+    "sadness": "#3b82f6",
+    "surprise": "#a855f7",
+    "fear": "#14b8a6",
+    "disgust": "#65a30d",
+    "anger": "#dc2626",
+    "contempt": "#92400e",
+    "neutral": "#94a3b8",
+}
+
 _AU_CODE = re.compile(r"\bAU(\d{1,2})\b")
 
 
