@@ -20,38 +20,48 @@ def face_caption(face: Face, top_aus: int = 3) -> list[str]:
         lines.append(f"{face.expression.label} {p:.0%}")
     strongest = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)[:top_aus]
     if strongest:
-        lines.append(" ".join(f"{a.code}:{a.intensity:.1f}" for a in strongest))
+        lines.append("  ".join(f"{a.code} {a.intensity:.1f}" for a in strongest))
     return lines
 
 
 def annotate(rgb: np.ndarray, result: ImageResult, *, landmarks: bool = True) -> np.ndarray:
-    """A copy of ``rgb`` with each face's box, landmarks (optional), label and top AUs drawn on it."""
+    """A copy of ``rgb`` with each face's box, landmarks (optional), label and top AUs drawn on it.
+
+    Captions sit on a filled band above the box (below it when there is no room), sized to the face so that
+    neighbouring faces' captions do not cover each other.
+    """
     out = np.ascontiguousarray(rgb.copy())
     height, width = out.shape[:2]
-    thickness = max(1, round(max(height, width) / 500))
-    font_scale = max(0.4, max(height, width) / 1400)
+    side = max(height, width)
+    thickness = max(1, round(side / 400))
+    font = cv2.FONT_HERSHEY_SIMPLEX
     for i, face in enumerate(result.faces):
         colour = _COLOURS[i % len(_COLOURS)]
         b = face.bbox
+        font_scale = min(1.2, max(0.4, b.width / 200))
+        text_thickness = max(1, round(font_scale * 1.6))
         p0 = (round(b.x), round(b.y))
         p1 = (round(b.x + b.width), round(b.y + b.height))
         cv2.rectangle(out, p0, p1, colour, thickness, cv2.LINE_AA)
         if landmarks and face.landmarks:
-            radius = max(1, thickness // 2)
+            radius = max(1, round(side / 900))
             for x, y, _ in face.landmarks[::2]:
                 cv2.circle(out, (round(x), round(y)), radius, (255, 255, 255), -1, cv2.LINE_AA)
-        lines = [f"#{i}", *face_caption(face)]
-        y = max(p0[1] - 6, 0)
-        line_h = round(22 * font_scale * 1.4) + thickness
-        y_top = y - line_h * (len(lines) - 1)
-        if y_top < line_h:  # no room above the box: write below it
-            y_top = min(p1[1] + line_h, height - 2)
+        lines = face_caption(face)
+        if len(result.faces) > 1:
+            lines[0:1] = [f"#{i} {lines[0]}" if lines else f"#{i}"]
+        if not lines:
+            continue
+        sizes = [cv2.getTextSize(t, font, font_scale, text_thickness)[0] for t in lines]
+        line_h = max(h for _, h in sizes) + round(8 * font_scale)
+        band_w = max(w for w, _ in sizes) + round(10 * font_scale)
+        band_h = line_h * len(lines) + round(4 * font_scale)
+        top = p0[1] - band_h if p0[1] - band_h >= 0 else min(p1[1], height - band_h)
+        left = min(max(0, p0[0]), max(0, width - band_w))
+        cv2.rectangle(out, (left, top), (left + band_w, top + band_h), colour, -1)
         for k, text in enumerate(lines):
-            org = (p0[0], y_top + k * line_h)
-            cv2.putText(
-                out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness + 2, cv2.LINE_AA
-            )
-            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thickness, cv2.LINE_AA)
+            org = (left + round(5 * font_scale), top + (k + 1) * line_h - round(3 * font_scale))
+            cv2.putText(out, text, org, font, font_scale, (20, 20, 20), text_thickness, cv2.LINE_AA)
     return out
 
 
