@@ -237,6 +237,20 @@ def test_generate_returns_parsed_typed_answers(trained, batch):
     assert 0 < answers[0].label_probability <= 1
 
 
+def test_batched_generation_matches_one_by_one(trained, batch):
+    """Left padding for prompts of different lengths must not change any answer."""
+    model, _, _ = trained
+    pixels, boxes, _ = batch
+    prompts = ["Expression?", "Expression? A smile. A relaxed face."]
+    together = model.generate(pixels, boxes, prompts, max_new_tokens=12)
+    alone = [
+        model.generate(pixels[i : i + 1], boxes[i : i + 1], prompts[i : i + 1], max_new_tokens=12)[0]
+        for i in range(2)
+    ]
+    for a, b in zip(together, alone, strict=True):
+        assert a.text == b.text and a.label_probability == pytest.approx(b.label_probability, rel=1e-4)
+
+
 def test_reasoner_without_checkpoint_says_how_to_get_one(monkeypatch):
     monkeypatch.delenv("FEA_AGENT_FEALLM_CHECKPOINT", raising=False)
     with pytest.raises(

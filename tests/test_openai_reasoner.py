@@ -18,6 +18,7 @@ from fea_agent.errors import BackendUnavailableError
 from fea_agent.io.images import load_image
 from fea_agent.reasoning import get_reasoner
 from fea_agent.reasoning.openai_compat import BadResponseError, ModelRefusalError
+from fea_agent.reasoning.prompting import parse_answer
 
 HAPPY = "Happiness. The cheeks are raised (AU 6) and the lip corners pulled up (au12): a felt smile."
 
@@ -214,3 +215,31 @@ def test_unusable_faces_abstain_without_a_request(server, astronaut_faces):
     out = _reasoner(server).reason([bad], rgb)
     assert out[0].reasoning.label == "abstain" and "face is 20 px" in out[0].reasoning.text
     assert server.requests == []
+
+
+# -- parsing what models write (shared by feallm, vlm and openai) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "aus"),
+    [
+        (HAPPY, "happiness", ["AU06", "AU12"]),
+        ("**Label:** Sad. Inner brows up (AU1) and lip corners down (AU15).", "sadness", ["AU01", "AU15"]),
+        ("Expression: surprised\nAU 1, AU2 and au_26 are active.", "surprise", ["AU01", "AU02", "AU26"]),
+        ("The person looks angry: brows lowered (AU4), lids tight (AU07).", "anger", ["AU04", "AU07"]),
+        ("I think this face is neutral.", "neutral", []),
+        ("Other. Hard to say.", "other", []),
+        ("A face with AU12.", None, ["AU12"]),
+    ],
+)
+def test_parse_answer_reads_label_and_aus(text, label, aus):
+    parsed = parse_answer(text)
+    assert parsed.label == label and parsed.aus == aus
+
+
+def test_unparsable_answer_keeps_the_measured_expression(server, astronaut_faces):
+    faces, rgb = astronaut_faces
+    server.reply(_completion("I see a person in a spacesuit."))
+    out = _reasoner(server).reason(faces, rgb)[0]
+    assert out.reasoning.label == "unknown" and "names no expression" in out.reasoning.text
+    assert out.reasoning.confidence == 0.0 and out.expression == faces[0].expression

@@ -140,20 +140,17 @@ def image_data_uri(rgb: np.ndarray, *, quality: int = 90) -> str:
 
 
 def abstention(face: Face, reasoner: str) -> Face | None:
-    """The face with an abstention when its quality is not usable or no AUs were measured, else None.
+    """The face with an abstention when it cannot be read (quality not usable, no AUs), else None.
 
-    The same rule and wording as the facs reasoner: a face that cannot be read gets no guess.
+    The facs reasoner's rule and wording, reused by calling it: a face that cannot be read gets no guess from any
+    backend, and every backend says why in the same words.
     """
-    if face.quality.usable and face.aus:
+    from fea_agent.reasoning.facs import FACSReasoner
+
+    judged = FACSReasoner().reason_face(face)
+    if judged.reasoning is None or judged.reasoning.label != "abstain":
         return None
-    why = "; ".join(face.quality.issues) or "no action units were measured"
-    reasoning = Reasoning(
-        label="abstain",
-        text=f"Abstain. The face cannot be read reliably: {why}.",
-        confidence=0.0,
-        reasoner=reasoner,
-    )
-    return face.model_copy(update={"reasoning": reasoning})
+    return judged.model_copy(update={"reasoning": judged.reasoning.model_copy(update={"reasoner": reasoner})})
 
 
 def _evidence(face: Face, parsed: ParsedAnswer) -> list[AUEvidence]:
