@@ -277,6 +277,22 @@ def test_reasoner_on_a_real_face(trained, astronaut_face):
     assert out[1].reasoning.label == "abstain"
 
 
+def test_cli_uses_the_checkpoint_from_the_environment(trained, astronaut):
+    """`fea-agent analyze --reasoner feallm --json` with FEA_AGENT_FEALLM_CHECKPOINT set, as a user runs it."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "FEA_AGENT_FEALLM_CHECKPOINT": str(trained[2])}
+    main = "import sys; from fea_agent.cli import main; sys.exit(main())"
+    cmd = [sys.executable, "-c", main, "analyze", str(astronaut), "--reasoner", "feallm", "--json"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    (result,) = json.loads(done.stdout)
+    reasoning = result["faces"][0]["reasoning"]
+    assert reasoning["reasoner"] == "feallm" and reasoning["text"] == HAPPY
+    assert result["device"].startswith("cpu") or result["device"].startswith("cuda")
+
+
 def test_train_and_evaluate_tool_end_to_end(tiny_config, tmp_path, capsys):
     """tools/train_feallm.py trains on a FEA-20K file and evaluates on FEABench-style JSONL, on real photos."""
     frl = ROOT.parent / "shared" / "data" / "frl-london" / "images"
