@@ -45,7 +45,8 @@ def raw_fps(pipeline, video: Path, *, detect_every_s: float = 1.0) -> float:
     """The same models over the same frames in a bare loop: decode, YuNet when due, crop, landmarks, CNN."""
     import numpy as np
 
-    from fea_agent.perception.landmarker import MediaPipeLandmarker, square_crop
+    from fea_agent.perception.landmarker import MediaPipeLandmarker
+    from fea_agent.video.analyzer import fast_square_crop
     from fea_agent.video.frames import VideoReader
 
     detector, classifier = pipeline._models.detector, pipeline._models.classifier
@@ -59,7 +60,7 @@ def raw_fps(pipeline, video: Path, *, detect_every_s: float = 1.0) -> float:
             if found and box is None:
                 box = found[0].box
         if box is not None:
-            mesh = landmarker.run(square_crop(frame.rgb, box), round(frame.timestamp_s * 1000))
+            mesh = landmarker.run(fast_square_crop(frame.rgb, box), round(frame.timestamp_s * 1000))
             classifier.predict(frame.rgb, box)
             if mesh is None:
                 box = None

@@ -15,8 +15,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import cv2
+import numpy as np
+
 from fea_agent._native import quiet_stderr
 from fea_agent.perception.detector import Detection
+from fea_agent.perception.landmarker import CROP_MAX_SIDE, CROP_MIN_SIDE, CROP_SCALE, Crop
 from fea_agent.results import BoundingBox, Face, ImageInfo, ImageResult
 from fea_agent.video.baseline import apply_baseline
 from fea_agent.video.frames import VideoReader
@@ -29,14 +33,31 @@ if TYPE_CHECKING:
 Progress = Callable[[int, "int | None"], None]
 
 
+def fast_square_crop(rgb: np.ndarray, box: tuple[float, float, float, float]) -> Crop:
+    """The landmarker's square crop (same scale, size and mapping as ``square_crop``) in one affine warp.
+
+    ``square_crop`` pads and resizes in separate steps, about 4 ms a frame here when the crop runs past the
+    frame's edge (as it does for a close face in 640x360); one ``warpAffine`` does both in well under 1 ms.
+    """
+    x, y, w, h = box
+    side = max(w, h) * CROP_SCALE
+    x0, y0 = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+    side_px = max(1, round(side))
+    target = min(max(side_px, CROP_MIN_SIDE), CROP_MAX_SIDE)
+    scale = target / side_px
+    matrix = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]], dtype=np.float64)
+    patch = cv2.warpAffine(rgb, matrix, (target, target), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return Crop(patch, float(x0), float(y0), scale)
+
+
 class _TrackLandmarker:
     """Gives the pipeline's perceive stage the track's VIDEO-mode landmarker with this frame's timestamp."""
 
     def __init__(self, track: Track, timestamp_ms: int) -> None:
         self.track, self.timestamp_ms = track, timestamp_ms
 
-    def run_box(self, rgb: Any, box: tuple[float, float, float, float]) -> Any:
-        return self.track.landmarker.run_box(rgb, box, self.timestamp_ms)
+    def run_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> Any:
+        return self.track.landmarker.run(fast_square_crop(rgb, box), self.timestamp_ms)
 
 
 def analyze_video(
