@@ -214,6 +214,20 @@ def test_one_training_step_lowers_the_loss_and_only_trains_the_trainable(tiny_co
     assert all(torch.equal(p, frozen[k]) for k, p in model.named_parameters() if not p.requires_grad)
 
 
+def test_bf16_bases_with_float32_trained_parts(tiny_config, batch):
+    """The GPU training layout (frozen bases in bf16, trained parts in float32), exercised on CPU."""
+    model = FEALLM.build(tiny_config, dtype=torch.bfloat16)
+    assert next(model.vision.parameters()).dtype == torch.bfloat16 and model.dtype == torch.float32
+    pixels, boxes, prompts = batch
+    loss = model(pixels, boxes, prompts, [HAPPY, NEUTRAL]).loss
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in model.local.parameters())
+    assert any(
+        p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.lm.named_parameters() if "lora_B" in n
+    )
+
+
 def test_save_then_load_gives_identical_logits(trained, batch):
     model, _, folder = trained
     assert {p.name for p in folder.iterdir()} == {"feallm_config.json", "model.safetensors"}
@@ -327,3 +341,9 @@ def test_train_and_evaluate_tool_end_to_end(tiny_config, tmp_path, capsys):
     assert metrics["n"] == 3 and metrics["unparsed"] == 0
     assert metrics["expression_accuracy"] == pytest.approx(2 / 3, abs=1e-3)
     assert metrics["au_f1"] == pytest.approx(0.8)
+    # Training continues from a checkpoint.
+    more = tmp_path / "ckpt2"
+    code = train_feallm.main(
+        ["train", "--data", str(train), "--init", str(out), "--out", str(more), "--max-steps", "1"]
+    )
+    assert code == 0 and (more / "model.safetensors").is_file()

@@ -86,19 +86,19 @@ def train(args: argparse.Namespace) -> int:
     if not samples:
         print(f"train_feallm: {args.data} holds no examples", file=sys.stderr)
         return 2
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cuda = device.startswith("cuda")
+    # Frozen bases in bf16 on GPU; the trained parts in float32 for stable AdamW updates.
+    base_dtype = torch.bfloat16 if cuda else torch.float32
     if args.init:
-        model = FEALLM.from_pretrained(args.init, device="cpu", dtype=torch.float32)
+        model = FEALLM.from_pretrained(args.init, device="cpu", dtype=base_dtype)
+        model.local.float()
+        model.projector.float()
     else:
         extra = json.loads(args.config_json) if args.config_json else {}
         config = FEALLMConfig(vision_model=args.vision, language_model=args.llm, **extra)
-        model = FEALLM.build(config)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    # Frozen bases in bf16 on GPU; the trained parts stay float32 for stable AdamW updates.
-    if device.startswith("cuda"):
-        model.vision.to(device=device, dtype=torch.bfloat16)
-        model.lm.to(device=device, dtype=torch.bfloat16)
-    model.local.to(device)
-    model.projector.to(device)
+        model = FEALLM.build(config, dtype=base_dtype)
+    model.to(device)
     for p in model.lm.parameters():
         if p.requires_grad:
             p.data = p.data.float()
@@ -120,7 +120,7 @@ def train(args: argparse.Namespace) -> int:
             pixels, boxes, prompts = _inputs(
                 model, [perceived[s.image] for s in chunk], [s.prompt for s in chunk]
             )
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
                 loss = model(pixels, boxes, prompts, [s.answer for s in chunk]).loss
             optimiser.zero_grad()
             loss.backward()

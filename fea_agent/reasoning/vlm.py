@@ -4,7 +4,7 @@ Give it a Hugging Face id or a local folder (``reasoner_options={"model": ...}``
 a Qwen2.5-VL-based FER model such as UniFER-7B, Face-LLaVA, a LLaVA, an Idefics... anything that
 ``AutoProcessor`` + ``AutoModelForImageTextToText`` load. It runs on CUDA in bf16 when present, batched, with
 greedy decoding; the answer is parsed by :mod:`fea_agent.reasoning.prompting` into the typed result.
-Image processors are the slow (PIL) ones, so torchvision is not needed.
+Image processors are the PIL ("slow") ones, so torchvision is not needed.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ class VLMReasonerOptions(BaseModel):
     local_files_only: bool = Field(False, description="Never download; load only what is on disk.")
 
 
+def _load_processor(auto: Any, model_id: str, local_files_only: bool) -> Any:
+    # PIL image processing ("slow" processors): no torchvision needed.
+    try:
+        return auto.from_pretrained(model_id, backend="pil", local_files_only=local_files_only)
+    except TypeError:  # transformers releases before the ``backend`` argument
+        return auto.from_pretrained(model_id, use_fast=False, local_files_only=local_files_only)
+
+
 class VLMReasoner:
     """Emotion reasoning by a Hugging Face vision-language model."""
 
@@ -60,9 +68,7 @@ class VLMReasoner:
         bf16 = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         dtype = torch.bfloat16 if bf16 else torch.float32
         try:
-            self.processor = AutoProcessor.from_pretrained(
-                model_id, use_fast=False, local_files_only=opts.local_files_only
-            )
+            self.processor = _load_processor(AutoProcessor, model_id, opts.local_files_only)
             self.model = AutoModelForImageTextToText.from_pretrained(
                 model_id, dtype=dtype, local_files_only=opts.local_files_only
             )

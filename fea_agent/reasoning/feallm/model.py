@@ -135,9 +135,15 @@ class FEALLM(nn.Module):
     # -- building and saving ------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, config: FEALLMConfig, *, base_dir: Path | None = None) -> FEALLM:
-        """A FEALLM with fresh trainable parts over the bases named in ``config`` (relative to ``base_dir``)."""
-        from transformers import AutoImageProcessor, AutoModel, AutoModelForCausalLM, AutoTokenizer
+    def build(
+        cls, config: FEALLMConfig, *, base_dir: Path | None = None, dtype: torch.dtype | None = None
+    ) -> FEALLM:
+        """A FEALLM with fresh trainable parts over the bases named in ``config`` (relative to ``base_dir``).
+
+        ``dtype`` is the frozen bases' dtype as loaded (bf16 halves a 7B LM's memory); the trained parts are
+        created in float32.
+        """
+        from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
         def where(name: str) -> str:
             if base_dir is not None and (base_dir / name).exists():
@@ -147,9 +153,9 @@ class FEALLM(nn.Module):
         vision, lm = where(config.vision_model), where(config.language_model)
         return cls(
             config,
-            AutoModel.from_pretrained(vision),
-            AutoImageProcessor.from_pretrained(vision, use_fast=False),
-            AutoModelForCausalLM.from_pretrained(lm),
+            AutoModel.from_pretrained(vision, dtype=dtype),
+            load_pil_image_processor(vision),
+            AutoModelForCausalLM.from_pretrained(lm, dtype=dtype),
             AutoTokenizer.from_pretrained(lm),
         )
 
@@ -184,7 +190,9 @@ class FEALLM(nn.Module):
                 f"{folder} is not a FEALLM checkpoint (needs {CONFIG_NAME} and {WEIGHTS_NAME}). " + HOW_TO_GET
             )
         config = FEALLMConfig(**json.loads(config_path.read_text()))
-        model = cls.build(config, base_dir=folder)
+        device = device or default_device()
+        dtype = dtype or default_dtype(device)
+        model = cls.build(config, base_dir=folder, dtype=dtype)
         state = load_file(str(weights_path))
         expected = set(model.trainable_state_dict())
         missing, unexpected = expected - set(state), set(state) - expected
@@ -194,8 +202,7 @@ class FEALLM(nn.Module):
                 f"({sorted(missing)[:3]}...), {len(unexpected)} unexpected ({sorted(unexpected)[:3]}...)"
             )
         model.load_state_dict(state, strict=False)
-        device = device or default_device()
-        return model.to(device=device, dtype=dtype or default_dtype(device)).eval()
+        return model.to(device=device, dtype=dtype).eval()
 
     @property
     def device(self) -> torch.device:
@@ -209,15 +216,19 @@ class FEALLM(nn.Module):
 
     def visual_tokens(self, pixel_values: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         """(B, N + 1, llm_dim): the projected visual tokens followed by the F_local token."""
-        pixel_values = pixel_values.to(self.device, self.dtype)
+        # Each part runs in its own dtype (in training: frozen bases bf16, trained parts float32).
+        vision_dtype = next(self.vision.parameters()).dtype
         with torch.no_grad():
-            hidden = self.vision(pixel_values=pixel_values, output_hidden_states=True).hidden_states
+            hidden = self.vision(
+                pixel_values=pixel_values.to(self.device, vision_dtype), output_hidden_states=True
+            ).hidden_states
         # hidden[0] is the patch embedding; hidden[1..L] are the blocks' outputs F1..FL.
-        f_intermediate = torch.cat(hidden[1:-1], dim=-1)
-        f_last = hidden[-1]
-        f_local_v, f_local = self.local(pixel_values, boxes.to(self.device, self.dtype))
+        f_intermediate = torch.cat(hidden[1:-1], dim=-1).to(self.dtype)
+        f_last = hidden[-1].to(self.dtype)
+        pixels = pixel_values.to(self.device, self.dtype)
+        f_local_v, f_local = self.local(pixels, boxes.to(self.device, self.dtype))
         visual = self.projector(f_last, f_intermediate, f_local_v)
-        return torch.cat([visual, f_local], dim=1)
+        return torch.cat([visual, f_local], dim=1).to(self.lm.get_input_embeddings().weight.dtype)
 
     def prompt_text(self, prompt: str) -> str:
         return self.config.prompt_template.format(prompt=prompt)
@@ -308,6 +319,16 @@ class FEALLM(nn.Module):
             if "." in text or len(text.strip()) > 16:
                 break
         return math.exp(total) if text else None
+
+
+def load_pil_image_processor(name: str) -> Any:
+    """The model's PIL-based (slow) image processor: it needs no torchvision."""
+    from transformers import AutoImageProcessor
+
+    try:
+        return AutoImageProcessor.from_pretrained(name, backend="pil")
+    except (TypeError, ValueError):  # transformers releases before the ``backend`` argument
+        return AutoImageProcessor.from_pretrained(name, use_fast=False)
 
 
 HOW_TO_GET = (
