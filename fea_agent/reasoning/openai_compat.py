@@ -120,8 +120,8 @@ class OpenAIReasoner:
             raise BackendUnavailableError(
                 "the openai reasoner needs the image (rgb) to show the model the face"
             )
-        todo = [i for i, f in enumerate(faces) if abstention(f, self.name) is None]
         out = [abstention(f, self.name) or f for f in faces]
+        todo = [i for i, f in enumerate(faces) if out[i] is f]
         if not todo:
             return out
         with ThreadPoolExecutor(max_workers=min(self.options.max_concurrency, len(todo))) as pool:
