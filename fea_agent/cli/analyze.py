@@ -29,8 +29,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="facs",
         help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
     )
+    p.add_argument(
+        "--reasoner-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the reasoner, repeatable (e.g. checkpoint=PATH, model=NAME, base_url=URL)",
+    )
     p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
     p.set_defaults(func=run)
+
+
+def _key_values(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--reasoner-option needs KEY=VALUE, got {pair!r}")
+        options[key.strip()] = value
+    return options
 
 
 def _out_path(out: str, image: str, many: bool) -> Path:
@@ -48,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
 
     reasoner = None if args.reasoner in ("none", "") else args.reasoner
     try:
-        pipeline = FEAPipeline(reasoner=reasoner, model_dir=args.model_dir)
+        options = _key_values(args.reasoner_option)
+    except ValueError as exc:
+        print(f"fea-agent: {exc}", file=sys.stderr)
+        return 2
+    try:
+        pipeline = FEAPipeline(reasoner=reasoner, reasoner_options=options, model_dir=args.model_dir)
     except FEAError as exc:
         print(f"fea-agent: {exc}", file=sys.stderr)
         return 2
