@@ -200,6 +200,33 @@ def test_tracker_keeps_ids_and_retires_lost_faces():
     assert [t.face_id for t in tracker.tracks] == [0, 2]
 
 
+def test_several_faces_keep_their_ids(pipeline, tmp_path):
+    """The group photo panned across 12 frames (a temporary MP4): each person keeps one id."""
+    import cv2
+
+    from fea_agent.io.images import load_image
+
+    rgb = load_image(EDGE / "pexels_group.jpeg").rgb
+    height, width = rgb.shape[:2]
+    path = tmp_path / "group.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (width - 40, height))
+    for i in range(12):
+        writer.write(
+            cv2.cvtColor(np.ascontiguousarray(rgb[:, 3 * i : 3 * i + width - 40]), cv2.COLOR_RGB2BGR)
+        )
+    writer.release()
+    results = list(pipeline.analyze_video(path))
+    assert len(results) == 12
+    first = {f.face_id: f.bbox.x for f in results[0].faces}
+    assert sorted(first) == [0, 1, 2, 3, 4]  # the detector's five, as on the photo
+    for r in results:
+        ids = [f.face_id for f in r.faces]
+        assert len(ids) == len(set(ids)) and {0, 1, 3} <= set(ids) <= {0, 1, 2, 3, 4}
+        for face in r.faces:
+            # the picture pans 3 px a frame: each id stays on the same person
+            assert abs(face.bbox.x + 3 * r.frame_index - first[face.face_id]) < 0.2 * face.bbox.width + 10
+
+
 def test_cli_writes_rows_and_prints_the_summary(tmp_path):
     out = tmp_path / "clip.csv"
     done = subprocess.run(

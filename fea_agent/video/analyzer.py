@@ -51,13 +51,20 @@ def fast_square_crop(rgb: np.ndarray, box: tuple[float, float, float, float]) ->
 
 
 class _TrackLandmarker:
-    """Gives the pipeline's perceive stage the track's VIDEO-mode landmarker with this frame's timestamp."""
+    """Gives the pipeline's perceive stage the track's VIDEO-mode landmarker with this frame's timestamp.
 
-    def __init__(self, track: Track, timestamp_ms: int) -> None:
-        self.track, self.timestamp_ms = track, timestamp_ms
+    When it misses (a half-hidden face, or one cut by the frame's edge), the pipeline's own IMAGE-mode
+    landmarker tries the face with its wider and tighter crops, as it would on a photo.
+    """
+
+    def __init__(self, track: Track, timestamp_ms: int, fallback: Any | None) -> None:
+        self.track, self.timestamp_ms, self.fallback = track, timestamp_ms, fallback
 
     def run_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> Any:
-        return self.track.landmarker.run(fast_square_crop(rgb, box), self.timestamp_ms)
+        mesh = self.track.landmarker.run(fast_square_crop(rgb, box), self.timestamp_ms)
+        if mesh is None and self.fallback is not None:
+            mesh = self.fallback.run_box(rgb, box)
+        return mesh
 
 
 def analyze_video(
@@ -91,7 +98,8 @@ def analyze_video(
         max_frames: stop after this many analysed frames.
         detect_every_s: with tracking, run the detector at least this often (seconds) to find new faces.
         lost_timeout_s: a face unseen for longer than this gets a new ``face_id`` when it comes back (at
-            least 2.5 analysed frames, so a large stride does not split a face into many).
+            least 2.5 analysed frames, and with tracking at least ``detect_every_s`` plus that, so neither a
+            large stride nor a face only the detector can see is split into many ids).
 
     Raises:
         InvalidInputError: the file is missing, not a video, or has no frames.
@@ -129,8 +137,12 @@ def _frames(
             with quiet_stderr():  # MediaPipe prints banners when a graph starts
                 return MediaPipeLandmarker(model_path, video=True)
 
-    # With a large stride, frames lie far apart: a face must be allowed to miss a couple of them.
-    lost_timeout_s = max(lost_timeout_s, 2.5 * reader.stride / reader.fps)
+    # With a large stride, frames lie far apart: a face must be allowed to miss a couple of them; and a face
+    # only the detector sees must outlive the gap between two detector runs.
+    frame_gap_s = reader.stride / reader.fps
+    lost_timeout_s = max(
+        lost_timeout_s, 2.5 * frame_gap_s, (detect_every_s + 2.5 * frame_gap_s) if tracking else 0
+    )
     tracker = FaceTracker(
         lost_timeout_s=lost_timeout_s, max_faces=pipeline.options.max_faces, new_landmarker=new_landmarker
     )
@@ -143,21 +155,25 @@ def _frames(
             t = frame.timestamp_s
             rgb = frame.rgb
             if tracking and new_landmarker is not None:
+                detected: set[int] = set()
                 need_detect = not tracker.active or t - last_detect_s >= detect_every_s
                 if need_detect:
-                    tracker.match(pipeline.detect(rgb, timings), t)
+                    detected = _ids(tracker.match(pipeline.detect(rgb, timings), t))
                     last_detect_s = t
-                pairs = _track_faces(pipeline, tracker, rgb, t, timings)
-                if not need_detect and any(track.lost for track in tracker.tracks):
-                    # A face slipped out of its crop: look for it with the detector in this same frame.
-                    lost_before = {track.face_id for track in tracker.tracks if track.lost}
-                    tracker.match(pipeline.detect(rgb, timings), t)
+                pairs, missed = _track_faces(pipeline, tracker, rgb, t, timings)
+                if missed and not need_detect:
+                    # A followed face slipped out of its crop: look for it with the detector in this frame.
+                    # (A face the landmarker cannot follow at all waits for the next regular detection, so
+                    # it does not cost a detector run on every frame.)
+                    detected = _ids(tracker.match(pipeline.detect(rgb, timings), t))
                     last_detect_s = t
                     done_ids = {track.face_id for track, _ in pairs}
-                    retry = [
-                        tr for tr in tracker.active if tr.face_id in lost_before or tr.face_id not in done_ids
-                    ]
-                    pairs += _track_faces(pipeline, tracker, rgb, t, timings, only=retry)
+                    retry = [track for track in tracker.active if track.face_id not in done_ids]
+                    more, missed = _track_faces(pipeline, tracker, rgb, t, timings, only=retry)
+                    pairs += more
+                # A face the detector saw in this frame but the landmarker could not read is still reported,
+                # as a photo's would be: box, expression, and quality saying the landmarks are missing.
+                pairs += [(track, face) for track, face in missed if track.face_id in detected]
             else:
                 detections = pipeline.detect(rgb, timings)
                 faces = pipeline.perceive(rgb, detections, timings)
@@ -189,6 +205,10 @@ def _frames(
         tracker.close()
 
 
+def _ids(tracks: list[Track | None]) -> set[int]:
+    return {track.face_id for track in tracks if track is not None}
+
+
 def _track_faces(
     pipeline: FEAPipeline,
     tracker: FaceTracker,
@@ -196,26 +216,32 @@ def _track_faces(
     timestamp_s: float,
     timings: dict[str, float],
     only: list[Track] | None = None,
-) -> list[tuple[Track, Face]]:
-    """Landmarks for each active track in its own crop; a track whose face is not found is marked lost."""
-    out = []
+) -> tuple[list[tuple[Track, Face]], list[tuple[Track, Face]]]:
+    """Landmarks for each active track in its own crop: (followed, missed). A missed track is marked lost."""
+    followed, missed = [], []
     for track in tracker.active if only is None else only:
         det = Detection(track.box, track.score, track.keypoints)
         step: dict[str, float] = {}
         with pipeline._lock:
             faces = pipeline._perceive_detections(
-                rgb, [det], step, landmarker=_TrackLandmarker(track, track.next_timestamp_ms(timestamp_s))
+                rgb,
+                [det],
+                step,
+                landmarker=_TrackLandmarker(
+                    track, track.next_timestamp_ms(timestamp_s), pipeline._models.landmarker
+                ),
             )
         for key, value in step.items():
             timings[key] = timings.get(key, 0.0) + value
         face = faces[0]
         if not face.landmarks:
             track.lost = True
+            missed.append((track, face))
             continue
         track.box = box_from_landmarks(face.landmarks)
         track.keypoints = keypoints_from_landmarks(face.landmarks)
         track.last_seen_s = timestamp_s
         x, y, w, h = track.box
         bbox = BoundingBox(x=round(x, 1), y=round(y, 1), width=round(w, 1), height=round(h, 1))
-        out.append((track, face.model_copy(update={"bbox": bbox})))
-    return out
+        followed.append((track, face.model_copy(update={"bbox": bbox})))
+    return followed, missed
