@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fea_agent.cli.analyze import _key_values
 from fea_agent.errors import FEAError
 
 
@@ -33,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="facs",
         help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
     )
+    p.add_argument(
+        "--reasoner-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the reasoner, repeatable (e.g. base_url=URL, model=NAME), as for analyze",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
     p.set_defaults(func=run)
@@ -43,16 +51,20 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         output_format(args.out)
+        reasoner_options = _key_values(args.reasoner_option)
         files: list[str] = []
         for spec in args.inputs:
             files.extend(f for f in find_media(spec) if f not in files)
-    except FEAError as exc:
+    except (FEAError, ValueError) as exc:
         print(f"fea-agent batch: {exc}", file=sys.stderr)
         return 2
     if not files:
         print(f"fea-agent batch: no image or video files in {' '.join(args.inputs)}", file=sys.stderr)
         return 2
-    options: dict = {"reasoner": None if args.reasoner in ("none", "") else args.reasoner}
+    options: dict = {
+        "reasoner": None if args.reasoner in ("none", "") else args.reasoner,
+        "reasoner_options": reasoner_options,
+    }
     if args.model_dir is not None:
         options["model_dir"] = args.model_dir
     try:

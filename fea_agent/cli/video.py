@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from fea_agent.cli.analyze import _key_values
 from fea_agent.errors import FEAError
 from fea_agent.results import VideoSummary
 
@@ -45,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    p.add_argument(
+        "--reasoner-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the reasoner, repeatable (e.g. base_url=URL, model=NAME), as for analyze",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
     p.set_defaults(func=run)
@@ -98,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
         VideoReader(
             args.video, stride=args.stride, max_frames=args.max_frames
         )  # a bad file fails before loading
-        pipeline = FEAPipeline(reasoner=reasoner, model_dir=args.model_dir)
-    except FEAError as exc:
+        options = _key_values(args.reasoner_option)
+        pipeline = FEAPipeline(reasoner=reasoner, reasoner_options=options, model_dir=args.model_dir)
+    except (FEAError, ValueError) as exc:
         print(f"fea-agent video: {exc}", file=sys.stderr)
         return 2
     bar = tqdm(unit="frame", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True)
