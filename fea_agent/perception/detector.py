@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fea_agent.perception.resize import downscale
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -48,7 +50,7 @@ class YuNetDetector:
         scale = min(1.0, self.max_side / max(height, width))
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            small = downscale(rgb, size)
         else:
             small = rgb
         bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)

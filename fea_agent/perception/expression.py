@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from fea_agent.perception.resize import downscale
+
 #: The model's output order, mapped to this package's label words.
 FER_LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 INPUT_SIDE = 64
@@ -35,7 +37,7 @@ class FERClassifier:
         x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
         patch = rgb[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else rgb
         gray = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY)
-        gray = cv2.resize(gray, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
+        gray = downscale(gray, (INPUT_SIDE, INPUT_SIDE))
         return ((gray.astype(np.float32) / 255.0 - 0.5) * 2.0)[None, :, :, None]
 
     def predict(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> dict[str, float]:

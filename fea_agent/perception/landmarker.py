@@ -13,11 +13,12 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python.core.base_options import BaseOptions
 from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions, RunningMode
+
+from fea_agent.perception.resize import downscale
 
 #: The crop is this many times the detector's box, centred on it.
 CROP_SCALE = 1.8
@@ -58,6 +59,9 @@ def square_crop(
     cx, cy = x + w / 2, y + h / 2
     x0, y0 = round(cx - side / 2), round(cy - side / 2)
     side_px = max(1, round(side))
+    # A side that is an exact multiple of the shrink factor keeps downscale() on its fast, untrimmed path.
+    while side_px >= 2 * CROP_MAX_SIDE and side_px % (side_px // CROP_MAX_SIDE):
+        side_px += 1
     height, width = rgb.shape[:2]
     ix0, iy0 = max(0, x0), max(0, y0)
     ix1, iy1 = min(width, x0 + side_px), min(height, y0 + side_px)
@@ -69,8 +73,7 @@ def square_crop(
     target = min(max(side_px, CROP_MIN_SIDE), CROP_MAX_SIDE)
     scale = target / side_px
     if target != side_px:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        patch = cv2.resize(patch, (target, target), interpolation=interpolation)
+        patch = downscale(patch, (target, target))
     return Crop(np.ascontiguousarray(patch), float(x0), float(y0), scale)
 
 
