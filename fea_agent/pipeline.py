@@ -180,8 +180,8 @@ class FEAPipeline:
 
         return analyze_video(self, path, stride=stride, tracking=tracking, progress=progress, **options)
 
-    def analyze_loaded(self, loaded: LoadedImage) -> ImageResult:
-        """Analyse an already decoded RGB image."""
+    def analyze_loaded(self, loaded: LoadedImage, *, reasoner: Any | None = None) -> ImageResult:
+        """Analyse an already decoded RGB image; ``reasoner`` replaces the pipeline's own for this call."""
         rgb = loaded.rgb
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InvalidInputError("analyze_loaded needs an RGB uint8 array of shape (H, W, 3)")
@@ -189,14 +189,14 @@ class FEAPipeline:
         started = time.perf_counter()
         with self._lock:
             faces = self._perceive(rgb, timings)
-            faces = self._reason(faces, rgb, timings)
+            faces = self._reason(faces, rgb, timings, reasoner)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return ImageResult(
             source=loaded.source,
             image=ImageInfo(width=loaded.width, height=loaded.height),
             faces=faces,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
-            device=self.device,
+            device=getattr(reasoner, "device", None) or self.device,
         )
 
     # -- the stages one by one (the agent's graph runs them as separate nodes) -------------------------------
@@ -226,11 +226,14 @@ class FEAPipeline:
         timings["detect"] = (time.perf_counter() - t) * 1000.0
         return detections
 
-    def _reason(self, faces: list[Face], rgb: np.ndarray, timings: dict[str, float]) -> list[Face]:
-        if self.reasoner is None or not faces:
+    def _reason(
+        self, faces: list[Face], rgb: np.ndarray, timings: dict[str, float], reasoner: Any | None = None
+    ) -> list[Face]:
+        reasoner = reasoner if reasoner is not None else self.reasoner
+        if reasoner is None or not faces:
             return faces
         t = time.perf_counter()
-        faces = self.reasoner.reason(faces, rgb)
+        faces = reasoner.reason(faces, rgb)
         timings["reasoning"] = (time.perf_counter() - t) * 1000.0
         return faces
 

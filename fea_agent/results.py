@@ -32,6 +32,36 @@ EXPRESSION_LABELS: tuple[str, ...] = (
 )
 
 
+#: Words people and models use for each expression -> the label in :data:`EXPRESSION_LABELS`. ``other`` is
+#: Aff-Wild2's / FEABench's eighth class ("anything else"); it has no place in this label set.
+LABEL_SYNONYMS: dict[str, str] = {
+    **{label: label for label in EXPRESSION_LABELS},
+    "calm": "neutral",
+    "happy": "happiness",
+    "joy": "happiness",
+    "joyful": "happiness",
+    "smile": "happiness",
+    "smiling": "happiness",
+    "sad": "sadness",
+    "surprised": "surprise",
+    "fearful": "fear",
+    "afraid": "fear",
+    "scared": "fear",
+    "disgusted": "disgust",
+    "angry": "anger",
+    "contemptuous": "contempt",
+    "other": "other",
+}
+
+
+def normalize_label(word: str) -> str:
+    """'Happy' -> 'happiness'. Raises ValueError naming the accepted words for anything unknown."""
+    key = word.strip().lower()
+    if key in LABEL_SYNONYMS:
+        return LABEL_SYNONYMS[key]
+    raise ValueError(f"unknown expression label {word!r}; use one of {', '.join(sorted(LABEL_SYNONYMS))}")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -78,7 +78,7 @@ def test_tracking_agrees_with_detecting_every_frame(pipeline):
     detected = list(pipeline.analyze_video(VIDEO, stride=20, max_frames=12, tracking=False))
     assert "detect" not in tracked[1].timings_ms  # between detector runs, the landmarker follows the face
     assert all("detect" in r.timings_ms for r in detected)
-    gaps, same_label = [], 0
+    gaps, confident_pairs = [], []
     for a, b in zip(tracked, detected, strict=True):
         fa, fb = a.faces[0], b.faces[0]
         assert fb.face_id == 0
@@ -87,10 +87,16 @@ def test_tracking_agrees_with_detecting_every_frame(pipeline):
         assert np.linalg.norm(ca - cb) < 0.2 * fb.bbox.height
         assert fa.bbox.height == pytest.approx(fb.bbox.height, rel=0.2)
         gaps.append([abs(fa.au(c).intensity - fb.au(c).intensity) for c in ("AU01", "AU06", "AU12", "AU25")])
-        same_label += fa.expression.label == fb.expression.label
+        pa = fa.expression.probabilities[fa.expression.label]
+        pb = fb.expression.probabilities[fb.expression.label]
+        if min(pa, pb) >= 0.35:
+            confident_pairs.append((fa.expression.label, fb.expression.label))
     # the two landmarker modes differ frame by frame (on the 0-5 scale), but not on average
     assert np.mean(gaps, axis=0).max() < 0.8
-    assert same_label >= 9
+    # where both modes are confident they name the same expression (the low-confidence frames of a blended
+    # expression may tip either way)
+    assert len(confident_pairs) >= 6
+    assert all(a == b for a, b in confident_pairs)
 
 
 def test_smoothing_steadies_the_au_signal(pipeline):

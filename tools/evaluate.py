@@ -40,42 +40,11 @@ from pydantic import BaseModel, Field
 
 from fea_agent.errors import FEAError
 from fea_agent.facs.catalogue import normalize_au_code
-from fea_agent.results import Face
+from fea_agent.results import Face, normalize_label
 
-#: Label words people use -> this package's expression labels.
-SYNONYMS: dict[str, str] = {
-    "happy": "happiness",
-    "happiness": "happiness",
-    "smiling": "happiness",
-    "smile": "happiness",
-    "joy": "happiness",
-    "sad": "sadness",
-    "sadness": "sadness",
-    "angry": "anger",
-    "anger": "anger",
-    "surprised": "surprise",
-    "surprise": "surprise",
-    "fear": "fear",
-    "fearful": "fear",
-    "afraid": "fear",
-    "scared": "fear",
-    "disgust": "disgust",
-    "disgusted": "disgust",
-    "contempt": "contempt",
-    "neutral": "neutral",
-    "calm": "neutral",
-}
 NO_FACE = "no face"
 #: Columns of labels.csv that are not demographic breakdowns.
 NOT_DEMOGRAPHIC = {"file", "label", "face_id", "view", "source_label", "landmarks_189pt", "id", "path"}
-
-
-def normalize_label(label: str) -> str:
-    """'Happy' -> 'happiness'. Raises ValueError naming the accepted words for anything unknown."""
-    key = label.strip().lower()
-    if key in SYNONYMS:
-        return SYNONYMS[key]
-    raise ValueError(f"unknown expression label {label!r}; use one of {', '.join(sorted(set(SYNONYMS)))}")
 
 
 # -- metrics ---------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ fea-agent's errors into messages the page shows (``gr.Error``), never tracebacks
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from fea_agent.errors import FEAError
 from fea_agent.io.images import LoadedImage, load_image
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.reasoning import Reasoner, get_reasoner
-from fea_agent.results import ImageInfo, ImageResult
+from fea_agent.results import ImageResult
 
 try:  # the list of reasoner names lives in fea_agent.reasoning once its backends exist
     from fea_agent.reasoning import REASONERS as _NAMES
@@ -69,20 +68,4 @@ def decode(data: bytes, name: str, pipeline: FEAPipeline) -> LoadedImage:
 
 def analyze(pipeline: FEAPipeline, loaded: LoadedImage, reasoner: Reasoner | None) -> ImageResult:
     """Analyse with the pipeline; a reasoner other than the pipeline's own replaces its reasoning stage."""
-    if reasoner is None or reasoner is pipeline.reasoner:
-        return pipeline.analyze_loaded(loaded)
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
-    faces = pipeline.perceive(loaded.rgb, pipeline.detect(loaded.rgb, timings), timings)
-    if faces:
-        t = time.perf_counter()
-        faces = reasoner.reason(faces, loaded.rgb)
-        timings["reasoning"] = (time.perf_counter() - t) * 1000.0
-    timings["total"] = (time.perf_counter() - started) * 1000.0
-    return ImageResult(
-        source=loaded.source,
-        image=ImageInfo(width=loaded.width, height=loaded.height),
-        faces=faces,
-        timings_ms={k: round(v, 2) for k, v in timings.items()},
-        device=getattr(reasoner, "device", None) or pipeline.device,
-    )
+    return pipeline.analyze_loaded(loaded, reasoner=reasoner)

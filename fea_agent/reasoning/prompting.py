@@ -19,7 +19,15 @@ import numpy as np
 
 from fea_agent.facs.catalogue import AU_CATALOGUE, normalize_au_code
 from fea_agent.facs.prototypes import PROTOTYPES
-from fea_agent.results import EXPRESSION_LABELS, Agreement, AUEvidence, Expression, Face, Reasoning
+from fea_agent.results import (
+    EXPRESSION_LABELS,
+    LABEL_SYNONYMS,
+    Agreement,
+    AUEvidence,
+    Expression,
+    Face,
+    Reasoning,
+)
 
 #: How much larger than the detector's box the face crop shown to a model is.
 FACE_CROP_SCALE = 1.4
@@ -30,32 +38,6 @@ INSTRUCTION = (
     "disgust, anger or contempt? Answer in this form: first the label and a full stop, then one or two "
     "sentences that ground it in the facial action units (AUs) you see, citing AU codes such as AU6 or AU12."
 )
-
-#: Words models use for each label -> the label in :data:`fea_agent.results.EXPRESSION_LABELS`.
-SYNONYMS: dict[str, str] = {
-    "neutral": "neutral",
-    "calm": "neutral",
-    "happiness": "happiness",
-    "happy": "happiness",
-    "joy": "happiness",
-    "joyful": "happiness",
-    "sadness": "sadness",
-    "sad": "sadness",
-    "surprise": "surprise",
-    "surprised": "surprise",
-    "fear": "fear",
-    "fearful": "fear",
-    "afraid": "fear",
-    "scared": "fear",
-    "disgust": "disgust",
-    "disgusted": "disgust",
-    "anger": "anger",
-    "angry": "anger",
-    "contempt": "contempt",
-    "contemptuous": "contempt",
-    # Aff-Wild2 / FEABench have an eighth class for anything else; it has no place in our label set.
-    "other": "other",
-}
 
 _WORD = re.compile(r"[A-Za-z]+")
 _AU = re.compile(r"\bAU[\s_-]?(\d{1,2})\b", re.IGNORECASE)
@@ -81,7 +63,11 @@ class ParsedAnswer:
     def description(self) -> str:
         """The answer after its leading label."""
         head, _, rest = self.text.strip().partition(".")
-        return rest.strip() if self.label and SYNONYMS.get(head.strip(" *_#").lower()) else self.text.strip()
+        return (
+            rest.strip()
+            if self.label and LABEL_SYNONYMS.get(head.strip(" *_#").lower())
+            else self.text.strip()
+        )
 
 
 def parse_answer(text: str) -> ParsedAnswer:
@@ -97,8 +83,8 @@ def parse_answer(text: str) -> ParsedAnswer:
     first_sentence = re.split(r"[.\n!]", body, maxsplit=1)[0]
     for scope in (first_sentence, clean):
         for word in _WORD.findall(scope):
-            if word.lower() in SYNONYMS:
-                label = SYNONYMS[word.lower()]
+            if word.lower() in LABEL_SYNONYMS:
+                label = LABEL_SYNONYMS[word.lower()]
                 break
         if label is not None:
             break

@@ -19,8 +19,8 @@ import numpy as np
 
 from fea_agent.facs.catalogue import normalize_au_code
 from fea_agent.reasoning.feallm.regions import region_boxes
-from fea_agent.reasoning.prompting import FACE_CROP_SCALE, INSTRUCTION, SYNONYMS, au_context
-from fea_agent.results import Face
+from fea_agent.reasoning.prompting import FACE_CROP_SCALE, INSTRUCTION, au_context
+from fea_agent.results import LABEL_SYNONYMS, Face
 
 
 @dataclass
@@ -77,7 +77,7 @@ def fea20k_answer(record: dict[str, Any]) -> str:
     """FEALLM's answer form from a FEA-20K record: label first, then the description, AUs named."""
     labels = record.get("labels")
     label = labels[0] if isinstance(labels, list) else str(labels or "")
-    label = SYNONYMS.get(label.strip().lower(), label.strip().lower())
+    label = LABEL_SYNONYMS.get(label.strip().lower(), label.strip().lower())
     description = str(record.get("description") or "").strip()
     if description.lower().startswith(label):
         description = description[len(label) :].lstrip(" .:,-")
@@ -123,7 +123,9 @@ def read_feabench(path: str | Path, image_root: str | Path | None = None) -> lis
         if not label:
             raise ValueError(f"{path} record {n}: no 'expression' label")
         aus = [normalize_au_code(a) for a in record.get("aus") or record.get("AUs") or []]
-        out.append(BenchSample(_image(record, root, f"{path} record {n}"), SYNONYMS.get(label, label), aus))
+        out.append(
+            BenchSample(_image(record, root, f"{path} record {n}"), LABEL_SYNONYMS.get(label, label), aus)
+        )
     return out
 
 
