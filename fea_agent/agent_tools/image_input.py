@@ -27,7 +27,7 @@ from fea_agent.errors import InvalidInputError
 #: Largest image accepted through a tool argument (decoded bytes).
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 
-_BASE64_CHARS = re.compile(r"[A-Za-z0-9+/=_-]+")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=_-]")  # standard and URL-safe alphabets
 _WHITESPACE = re.compile(r"\s+")
 _DATA_URI = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),(?P<data>.*)", re.DOTALL)
 _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
@@ -107,10 +107,10 @@ def _decode_base64(text: str, what: str, max_bytes: int) -> bytes:
         raise InvalidInputError(
             f"{what} is about {len(compact) * 3 // 4:,} bytes, above the limit of {max_bytes:,}; downscale it"
         )
-    bad = next((i for i, c in enumerate(compact) if not _BASE64_CHARS.fullmatch(c)), None)
+    bad = _NOT_BASE64.search(compact)
     if bad is not None:
         raise InvalidInputError(
-            f"{what} is not valid base64: character {compact[bad]!r} at position {bad}; {_HOW}"
+            f"{what} is not valid base64: character {bad.group()!r} at position {bad.start()}; {_HOW}"
         )
     urlsafe = "-" in compact or "_" in compact
     body = compact.rstrip("=")
