@@ -7,8 +7,8 @@ peak memory for a short and a long (looped) input, and batch images/s on Ray wit
 The raw loop decodes the same frames and calls the same models in the same pattern as the tracking pipeline
 (YuNet when the pipeline runs it, the VIDEO-mode Face Landmarker on the same crops, the expression CNN) and
 nothing else: no AUs, no result objects, no reasoning, no smoothing. Peak memory is measured in child
-processes (ru_maxrss): the video analysed once, then the video analysed ``--loops`` times in a row as one
-stream (re-read each time, no longer file is written). Timings on a shared machine are noisy: run it twice.
+processes (VmHWM): the video analysed once, then the video looped ``--loops`` times as one stream (a
+temporary file, deleted afterwards). Timings on a shared machine are noisy: run it twice.
 """
 
 from __future__ import annotations
@@ -72,37 +72,59 @@ def raw_fps(pipeline, video: Path, *, detect_every_s: float = 1.0) -> float:
     return n / (time.perf_counter() - started)
 
 
-def memory_child(video: Path, loops: int, stride: int) -> None:
-    """Analyse the video ``loops`` times as one stream; print frames and peak RSS (MiB) as JSON."""
+def memory_child(video: Path, stride: int) -> None:
+    """Analyse one video as one stream; print frames and peak RSS (MiB) as JSON."""
     from fea_agent import FEAPipeline
     from fea_agent.video.summary import Summarizer
 
     summarizer = Summarizer()
     with FEAPipeline() as pipeline:
-        for _ in range(loops):
-            for result in pipeline.analyze_video(video, stride=stride, smooth=True, baseline=True):
-                summarizer.add(result)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"frames": summarizer.frames, "peak_mib": round(peak, 1)}))
+        for result in pipeline.analyze_video(video, stride=stride, smooth=True, baseline=True):
+            summarizer.add(result)
+    print(json.dumps({"frames": summarizer.frames, "peak_mib": round(_peak_rss_mib(), 1)}))
 
 
-def peak_memory(video: Path, loops: int, stride: int) -> dict:
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory. Linux's VmHWM belongs to the address space and starts afresh at
+    exec; ru_maxrss would carry over the parent's peak (a benchmark that has just written a long video)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def peak_memory(video: Path, stride: int) -> dict:
     out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--memory-child",
-            str(loops),
-            "--memory-stride",
-            str(stride),
-            "--video",
-            str(video),
-        ],
+        [sys.executable, __file__, "--memory-child", "--memory-stride", str(stride), "--video", str(video)],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def write_looped(video: Path, loops: int, out: Path) -> None:
+    """The video ``loops`` times in a row as one file (a temporary one: the caller deletes it)."""
+    import cv2
+
+    frames = []
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for _ in range(loops):
+        for frame in frames:
+            writer.write(frame)
+    writer.release()
 
 
 def ray_images_per_s(workers: int, images: list[str]) -> tuple[float, float]:
@@ -137,10 +159,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating raw/pipeline rounds (best kept)")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.video, args.memory_child, args.memory_stride)
+        memory_child(args.video, args.memory_stride)
         return 0
 
     from fea_agent import FEAPipeline
@@ -160,8 +182,11 @@ def main() -> int:
     print(f"raw models, bare loop:  {raw:6.1f} frames/s")
     print(f"pipeline/raw time ratio (tracking): {raw / tracked:.2f}")
     if not args.skip_memory:
-        short = peak_memory(args.video, 1, args.memory_stride)
-        long = peak_memory(args.video, args.loops, args.memory_stride)
+        short = peak_memory(args.video, args.memory_stride)
+        with tempfile.TemporaryDirectory() as tmp:
+            looped = Path(tmp) / f"looped_{args.loops}x.mp4"
+            write_looped(args.video, args.loops, looped)
+            long = peak_memory(looped, args.memory_stride)
         print(
             f"peak memory: {short['peak_mib']:.0f} MiB for {short['frames']} frames, "
             f"{long['peak_mib']:.0f} MiB for {long['frames']} frames ({args.loops}x); "
