@@ -106,3 +106,15 @@ def test_every_shared_image_loads():
     for path in sorted(EDGE.iterdir()):
         rgb = load_image(path).rgb
         assert rgb.ndim == 3 and rgb.shape[2] == 3
+
+
+@pytest.mark.parametrize("orientation", [2, 3, 4, 5, 6, 7, 8])
+def test_jpeg_fast_path_matches_pillow_for_every_exif_orientation(orientation):
+    from PIL import ImageOps
+
+    base = Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 60, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(base, "JPEG", exif=exif, quality=95)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    assert np.array_equal(load_image(data).rgb, expected)
