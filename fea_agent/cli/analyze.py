@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
 from fea_agent.errors import FEAError
 
 
@@ -24,30 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write the annotated image here (a file for one input, a folder for several)",
     )
     p.add_argument("--no-landmarks", action="store_true", help="leave landmarks off the annotated image")
-    p.add_argument(
-        "--reasoner",
-        default="facs",
-        help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
-    )
-    p.add_argument(
-        "--reasoner-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option for the reasoner, repeatable (e.g. checkpoint=PATH, model=NAME, base_url=URL)",
-    )
-    p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    add_pipeline_arguments(p)
     p.set_defaults(func=run)
-
-
-def _key_values(pairs: list[str]) -> dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--reasoner-option needs KEY=VALUE, got {pair!r}")
-        options[key.strip()] = value
-    return options
 
 
 def _out_path(out: str, image: str, many: bool) -> Path:
@@ -63,15 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from fea_agent.pipeline import FEAPipeline
     from fea_agent.render import format_result, save_annotated
 
-    reasoner = None if args.reasoner in ("none", "") else args.reasoner
     try:
-        options = _key_values(args.reasoner_option)
-    except ValueError as exc:
-        print(f"fea-agent: {exc}", file=sys.stderr)
-        return 2
-    try:
-        pipeline = FEAPipeline(reasoner=reasoner, reasoner_options=options, model_dir=args.model_dir)
-    except FEAError as exc:
+        pipeline = FEAPipeline(**pipeline_options(args))
+    except (FEAError, ValueError) as exc:
         print(f"fea-agent: {exc}", file=sys.stderr)
         return 2
     failed: list[str] = []

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from fea_agent.cli.analyze import _key_values
+from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
 from fea_agent.errors import FEAError
 
 
@@ -29,20 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workers", type=int, default=2, help="Ray workers, one pipeline each (default 2)")
     p.add_argument("--stride", type=int, default=1, metavar="N", help="videos: analyse every N-th frame")
-    p.add_argument(
-        "--reasoner",
-        default="facs",
-        help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
-    )
-    p.add_argument(
-        "--reasoner-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option for the reasoner, repeatable (e.g. base_url=URL, model=NAME), as for analyze",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    add_pipeline_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -51,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         output_format(args.out)
-        reasoner_options = _key_values(args.reasoner_option)
+        options = pipeline_options(args)
         files: list[str] = []
         for spec in args.inputs:
             files.extend(f for f in find_media(spec) if f not in files)
@@ -61,12 +48,6 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print(f"fea-agent batch: no image or video files in {' '.join(args.inputs)}", file=sys.stderr)
         return 2
-    options: dict = {
-        "reasoner": None if args.reasoner in ("none", "") else args.reasoner,
-        "reasoner_options": reasoner_options,
-    }
-    if args.model_dir is not None:
-        options["model_dir"] = args.model_dir
     try:
         report = run_batch(
             files,

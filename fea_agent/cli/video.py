@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from fea_agent.cli.analyze import _key_values
+from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
 from fea_agent.errors import FEAError
 from fea_agent.results import VideoSummary
 
@@ -40,21 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="detect faces on every frame instead of tracking them (slower)",
     )
-    p.add_argument(
-        "--reasoner",
-        default="facs",
-        help="reasoning backend: facs (default, offline), feallm, vlm, openai, or none",
-    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
-    p.add_argument(
-        "--reasoner-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option for the reasoner, repeatable (e.g. base_url=URL, model=NAME), as for analyze",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    add_pipeline_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -99,15 +86,13 @@ def run(args: argparse.Namespace) -> int:
     from fea_agent.video.frames import VideoReader
     from fea_agent.video.summary import Summarizer
 
-    reasoner = None if args.reasoner in ("none", "") else args.reasoner
     try:
         if args.out:
             output_format(args.out)
         VideoReader(
             args.video, stride=args.stride, max_frames=args.max_frames
         )  # a bad file fails before loading
-        options = _key_values(args.reasoner_option)
-        pipeline = FEAPipeline(reasoner=reasoner, reasoner_options=options, model_dir=args.model_dir)
+        pipeline = FEAPipeline(**pipeline_options(args))
     except (FEAError, ValueError) as exc:
         print(f"fea-agent video: {exc}", file=sys.stderr)
         return 2
