@@ -13,6 +13,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
+from tiny_models import tiny_llama_config, tiny_tokenizer  # noqa: E402
+
 from fea_agent.errors import BackendUnavailableError  # noqa: E402
 from fea_agent.io.images import load_image  # noqa: E402
 from fea_agent.reasoning import get_reasoner  # noqa: E402
@@ -33,15 +35,7 @@ NEUTRAL = "Neutral. Relaxed face."
 
 def build_tiny_bases(folder: Path) -> FEALLMConfig:
     """A 3-block ViT (32 px, 8 px patches) and a 2-layer Llama with a byte-level BPE tokenizer, saved to folder."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        LlamaConfig,
-        LlamaForCausalLM,
-        PreTrainedTokenizerFast,
-        ViTConfig,
-        ViTImageProcessor,
-        ViTModel,
-    )
+    from transformers import LlamaForCausalLM, ViTConfig, ViTImageProcessor, ViTModel
 
     torch.manual_seed(0)
     vision = folder / "vision"
@@ -58,39 +52,17 @@ def build_tiny_bases(folder: Path) -> FEALLMConfig:
     ).save_pretrained(vision)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(vision)
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    corpus = [
-        INSTRUCTION,
-        HAPPY,
-        NEUTRAL,
-        "USER: Expression?\nASSISTANT: A smile. A relaxed face. Active action units",
-    ]
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<pad>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    fast = tiny_tokenizer(
+        [
+            INSTRUCTION,
+            HAPPY,
+            NEUTRAL,
+            "USER: Expression?\nASSISTANT: A smile. A relaxed face. Active action units",
+        ]
     )
-    tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
     lm = folder / "lm"
     fast.save_pretrained(lm)
-    LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(fast),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-            initializer_range=0.2,
-            bos_token_id=fast.bos_token_id,
-            eos_token_id=fast.eos_token_id,
-            pad_token_id=fast.pad_token_id,
-        )
-    ).save_pretrained(lm)
+    LlamaForCausalLM(tiny_llama_config(fast, initializer_range=0.2)).save_pretrained(lm)
     return FEALLMConfig(
         vision_model=str(vision),
         language_model=str(lm),

@@ -9,6 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from tiny_models import tiny_llama_config, tiny_tokenizer  # noqa: E402
+
 from fea_agent.errors import BackendUnavailableError  # noqa: E402
 from fea_agent.io.images import load_image  # noqa: E402
 from fea_agent.reasoning import get_reasoner  # noqa: E402
@@ -23,33 +25,19 @@ CHAT_TEMPLATE = (
 
 def build_tiny_llava(folder: Path) -> Path:
     """A LLaVA with a 2-block CLIP vision tower (32 px, 8 px patches) and a 2-layer Llama, with its processor."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
         CLIPImageProcessor,
         CLIPVisionConfig,
-        LlamaConfig,
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaProcessor,
-        PreTrainedTokenizerFast,
     )
 
     torch.manual_seed(0)
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<pad>", "<s>", "</s>", "<image>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    tokenizer = tiny_tokenizer(
+        [INSTRUCTION, HAPPY, "USER: ASSISTANT: Measured action units (intensity 0-5):"],
+        extra_special=("<image>",),
     )
-    tok.train_from_iterator(
-        [INSTRUCTION, HAPPY, "USER: ASSISTANT: Measured action units (intensity 0-5):"], trainer
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", extra_special_tokens={}
-    )
-    tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_center_crop=True
     )
@@ -71,18 +59,7 @@ def build_tiny_llava(folder: Path) -> Path:
             num_attention_heads=4,
             projection_dim=32,
         ),
-        text_config=LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        ),
+        text_config=tiny_llama_config(tokenizer),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
