@@ -19,6 +19,19 @@ MODELS = SHARED / "models"
 if MODELS.is_dir():
     os.environ.setdefault("FEA_AGENT_MODEL_DIR", str(MODELS))
 
+#: The seven agent tools issue 4 names, which every interface (MCP, LangChain, LlamaIndex) must offer.
+SEVEN_TOOLS = frozenset(
+    {
+        "analyze_face",
+        "detect_faces",
+        "detect_action_units",
+        "classify_expression",
+        "explain_emotion",
+        "describe_action_unit",
+        "analyze_video",
+    }
+)
+
 needs_shared = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data not found at {DATA}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import FRL, needs_shared
 
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.perception.action_units import (
@@ -11,7 +12,6 @@ from fea_agent.perception.action_units import (
     raw_evidence,
     smile_gate,
 )
-from tests.conftest import FRL, needs_shared
 
 pytestmark = needs_shared
 

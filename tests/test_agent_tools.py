@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import DATA, EDGE, SEVEN_TOOLS
 
 from fea_agent.agent_tools import (
     TOOL_SPECS,
@@ -17,17 +18,6 @@ from fea_agent.agent_tools import (
     tools_for,
 )
 from fea_agent.errors import InvalidInputError
-from tests.conftest import DATA, EDGE
-
-SEVEN = {
-    "analyze_face",
-    "detect_faces",
-    "detect_action_units",
-    "classify_expression",
-    "explain_emotion",
-    "describe_action_unit",
-    "analyze_video",
-}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +34,7 @@ def ctx(pipeline) -> ToolContext:
 
 
 def test_tool_sets_cover_the_seven_tools():
-    assert set(TOOL_SPECS) == SEVEN
+    assert set(TOOL_SPECS) == SEVEN_TOOLS
     assert {s.name for s in tools_for("perception")} >= {"analyze_face", "detect_faces", "analyze_video"}
     assert {s.name for s in tools_for("reasoning")} == {
         "analyze_face",
@@ -199,7 +189,7 @@ def test_analyze_video_refuses_inline_and_outside_paths(ctx: ToolContext):
 
 def test_analyze_video_summarises_the_real_video(ctx: ToolContext):
     pytest.importorskip("fea_agent.video")
-    from tests.conftest import VIDEO
+    from conftest import VIDEO
 
     seen: list[tuple[int, int | None]] = []
     run_ctx = ctx.with_progress(lambda done, total: seen.append((done, total)))

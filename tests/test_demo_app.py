@@ -12,9 +12,8 @@ import pytest
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
+from conftest import EDGE, VIDEO  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
-
-from tests.conftest import EDGE, VIDEO  # noqa: E402
 
 
 @pytest.fixture(scope="module")

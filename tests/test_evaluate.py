@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import EDGE, FRL, ROOT, needs_shared
+from conftest import EDGE, FRL, ROOT, needs_shared
 
 pytestmark = needs_shared
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import MODELS
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
-
-from tests.conftest import MODELS
 
 pytestmark = pytest.mark.slow
 

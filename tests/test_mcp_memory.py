@@ -8,12 +8,12 @@ from pathlib import Path
 
 import anyio
 import pytest
+from conftest import DATA, VIDEO
 from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import ImageContent, TextContent
 
 from fea_agent.agent_tools import ImagePolicy
 from fea_agent.mcp import Runtime, build_server
-from tests.conftest import DATA, VIDEO
 
 pytestmark = pytest.mark.anyio
 

@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from conftest import DATA, MODELS, SEVEN_TOOLS
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-
-from tests.conftest import DATA, MODELS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -46,15 +45,7 @@ async def client(upload_dir: Path, astronaut: Path) -> AsyncIterator[ClientSessi
 
 async def test_lists_the_seven_tools(client: ClientSession):
     names = {t.name for t in (await client.list_tools()).tools}
-    assert names == {
-        "analyze_face",
-        "detect_faces",
-        "detect_action_units",
-        "classify_expression",
-        "explain_emotion",
-        "describe_action_unit",
-        "analyze_video",
-    }
+    assert names == SEVEN_TOOLS
 
 
 async def test_analyze_face_on_the_astronaut_is_happiness(client: ClientSession, astronaut: Path):

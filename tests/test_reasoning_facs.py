@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import EDGE, FRL, needs_shared
 
 from fea_agent.facs.prototypes import PROTOTYPES
 from fea_agent.reasoning.facs import FACSReasoner, au_scores, au_view, fuse
 from fea_agent.results import EXPRESSION_LABELS
-from tests.conftest import EDGE, FRL, needs_shared
 
 pytestmark = needs_shared
 
