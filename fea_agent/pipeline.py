@@ -145,13 +145,7 @@ class FEAPipeline:
 
     def analyze_many(self, images: Iterable[Any]) -> list[ImageResult | FEAError]:
         """Analyse several images; a bad input yields its error in place of a result, and the rest go on."""
-        out: list[ImageResult | FEAError] = []
-        for image in images:
-            try:
-                out.append(self.analyze(image))
-            except FEAError as exc:
-                out.append(exc)
-        return out
+        return [outcome for _, outcome in self.iter_analyze(images)]
 
     def iter_analyze(self, images: Iterable[Any]) -> Iterator[tuple[Any, ImageResult | FEAError]]:
         """Like :meth:`analyze_many`, but lazily, pairing each input with its outcome."""

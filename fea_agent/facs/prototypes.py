@@ -88,8 +88,3 @@ PROTOTYPES: dict[str, Prototype] = {
         ),
     )
 }
-
-#: AUs whose movement counts against a neutral reading.
-EXPRESSIVE_AUS: tuple[str, ...] = tuple(
-    sorted({au for p in PROTOTYPES.values() for au in (*p.core, *p.supporting)} - {"AU25"})
-)

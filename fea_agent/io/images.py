@@ -14,7 +14,6 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -43,7 +42,7 @@ class LoadedImage:
         return int(self.rgb.shape[0])
 
 
-def load_image(image: Any, *, source: str | None = None, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+def load_image(image: ImageInput, *, source: str | None = None, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     """Load any supported input as RGB uint8.
 
     Args:
