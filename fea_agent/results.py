@@ -83,6 +83,13 @@ class HeadPose(_Model):
     roll: float = Field(description="Degrees; > 0 when the head tilts clockwise in the image.")
 
 
+class Gaze(_Model):
+    """Where both eyes look together, in degrees, in the same frame and signs as :class:`HeadPose`."""
+
+    yaw: float = Field(description="Degrees; > 0 when the gaze turns towards the image's right.")
+    pitch: float = Field(description="Degrees; > 0 when the gaze turns up.")
+
+
 class ActionUnit(_Model):
     """One facial action unit (FACS) measured on a face."""
 
@@ -174,8 +181,15 @@ class Face(_Model):
         default_factory=dict,
         description="MediaPipe's 52 blendshape scores (ARKit names and '_neutral'), 0-1.",
     )
+    gaze: Gaze | None = Field(None, description="Gaze of both eyes together, when the landmarks backend gives it.")
     aus: list[ActionUnit] = Field(default_factory=list)
     expression: Expression | None = None
+    valence: float | None = Field(
+        None, ge=-1, le=1, description="Valence -1 (negative) to 1 (positive), when the appearance backend gives it."
+    )
+    arousal: float | None = Field(
+        None, ge=-1, le=1, description="Arousal -1 (calm) to 1 (excited), when the appearance backend gives it."
+    )
     quality: FaceQuality
     reasoning: Reasoning | None = None
 
@@ -199,8 +213,16 @@ class ImageResult(_Model):
     source: str | None = Field(None, description="The path as given, or a description of the input.")
     image: ImageInfo
     faces: list[Face] = Field(default_factory=list)
+    faces_found: int | None = Field(
+        None,
+        description="How many faces the detector found, set only when the face limit left some out "
+        "(then larger than len(faces)); None when every face found is in ``faces``.",
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Stage -> milliseconds.")
-    device: str = Field("cpu", description="Where the models ran.")
+    device: str = Field("cpu", description="Where the models ran ('cuda' when any stage used the GPU).")
+    devices: dict[str, str] = Field(
+        default_factory=dict, description="Stage -> the device its backend ran on ('cpu', 'cuda:0', ...)."
+    )
     frame_index: int | None = None
     timestamp_s: float | None = None
 
