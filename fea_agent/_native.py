@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
 import tempfile
+import threading
+import weakref
 from collections.abc import Iterator
+from typing import Protocol
 
 # Read by OpenCV and glog-style loggers when they initialise: set before they are imported.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
@@ -43,3 +47,25 @@ def quiet_stderr() -> Iterator[None]:
         finally:
             os.dup2(saved, fd)
             os.close(saved)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+# MediaPipe closes a task through a thread pool, which is gone once the interpreter shuts down; close open
+# tasks before that pool stops (threading's exit hooks run before atexit's, last registered first).
+_open: weakref.WeakSet[_Closable] = weakref.WeakSet()
+
+
+def close_at_exit(task: _Closable) -> None:
+    """Close ``task`` (a MediaPipe task wrapper) before the interpreter's thread pools stop."""
+    _open.add(task)
+
+
+def _close_all() -> None:
+    for task in list(_open):
+        task.close()
+
+
+getattr(threading, "_register_atexit", atexit.register)(_close_all)

@@ -250,7 +250,7 @@ class FEAPipeline:
             mesh = None
             if landmarker is not None:
                 t = time.perf_counter()
-                mesh = landmarker.run_box(rgb, det.box)
+                mesh = landmarker.run_box(rgb, det)
                 timings["landmarks"] += (time.perf_counter() - t) * 1000.0
             pose = (
                 HeadPose(
@@ -265,7 +265,7 @@ class FEAPipeline:
             expression = None
             if models.classifier is not None:
                 t = time.perf_counter()
-                probabilities = models.classifier.predict(rgb, det.box)
+                probabilities = models.classifier.predict_box(rgb, det.box)
                 timings["expression"] += (time.perf_counter() - t) * 1000.0
                 expression = Expression(
                     label=max(probabilities, key=probabilities.__getitem__),

@@ -61,7 +61,7 @@ def raw_fps(pipeline, video: Path, *, detect_every_s: float = 1.0) -> float:
                 box = found[0].box
         if box is not None:
             mesh = landmarker.run(fast_square_crop(frame.rgb, box), round(frame.timestamp_s * 1000))
-            classifier.predict(frame.rgb, box)
+            classifier.predict_box(frame.rgb, box)
             if mesh is None:
                 box = None
             else:

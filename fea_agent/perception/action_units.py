@@ -22,11 +22,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fea_agent.backends.base import Detection, FaceActionUnits, FaceMesh
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.results import ActionUnit
+
+if TYPE_CHECKING:
+    from fea_agent.pipeline import PipelineOptions
 
 # MediaPipe face-mesh indices used for geometry.
 _RIGHT_EYE_OUTER, _LEFT_EYE_OUTER = 33, 263
@@ -145,3 +150,23 @@ def estimate_action_units(blendshapes: dict[str, float], landmarks: np.ndarray |
             )
         )
     return out
+
+
+class BlendshapeActionUnits:
+    """The default AU backend: :func:`estimate_action_units` on each face's mesh (no model of its own)."""
+
+    name = "blendshapes"
+    device = "cpu"
+    needs_mesh = True
+
+    def predict(
+        self, rgb: np.ndarray, detections: list[Detection], meshes: list[FaceMesh | None]
+    ) -> list[FaceActionUnits]:
+        return [
+            FaceActionUnits(estimate_action_units(m.blendshapes, m.landmarks) if m is not None else [])
+            for m in meshes
+        ]
+
+
+def load_blendshape_aus(options: PipelineOptions) -> BlendshapeActionUnits:
+    return BlendshapeActionUnits()

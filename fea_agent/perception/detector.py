@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from fea_agent.backends.base import Detection
 from fea_agent.perception.resize import downscale
 
+if TYPE_CHECKING:
+    from fea_agent.pipeline import PipelineOptions
 
-@dataclass(frozen=True)
-class Detection:
-    """A face found by the detector, in pixels of the full image."""
 
-    box: tuple[float, float, float, float]  # x, y, width, height
-    score: float
-    keypoints: np.ndarray  # (5, 2): right eye, left eye, nose tip, right and left mouth corner
+def load_yunet(options: PipelineOptions) -> YuNetDetector:
+    from fea_agent.models.registry import model_path
+
+    return YuNetDetector(
+        model_path("yunet", folder=options.model_dir),
+        score_threshold=options.detection_threshold,
+        max_side=options.detection_max_side,
+    )
 
 
 class YuNetDetector:
@@ -26,6 +31,9 @@ class YuNetDetector:
     YuNet finds faces from about 10 px wide at its input resolution; downscaling a 1350 px photo to 640 px
     keeps any face bigger than about 20 px findable while cutting the detector's time by four.
     """
+
+    name = "yunet"
+    device = "cpu"
 
     def __init__(
         self,

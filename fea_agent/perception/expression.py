@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from fea_agent.backends.base import AppearanceOutput, Detection
 from fea_agent.perception.resize import downscale
+
+if TYPE_CHECKING:
+    from fea_agent.pipeline import PipelineOptions
 
 #: The model's output order, mapped to this package's label words.
 FER_LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -17,8 +22,17 @@ INPUT_SIDE = 64
 CROP_SCALE = 1.1
 
 
+def load_fer(options: PipelineOptions) -> FERClassifier:
+    from fea_agent.models.registry import model_path
+
+    return FERClassifier(model_path("fer", folder=options.model_dir))
+
+
 class FERClassifier:
     """7-class appearance classifier on a grey 64x64 face crop; returns label -> probability."""
+
+    name = "fer"
+    device = "cpu"
 
     def __init__(self, model_path: Path, *, num_threads: int = 1) -> None:
         self._interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
@@ -40,7 +54,12 @@ class FERClassifier:
         gray = downscale(gray, (INPUT_SIDE, INPUT_SIDE))
         return ((gray.astype(np.float32) / 255.0 - 0.5) * 2.0)[None, :, :, None]
 
-    def predict(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> dict[str, float]:
+    def predict(self, rgb: np.ndarray, detections: list[Detection]) -> list[AppearanceOutput]:
+        """The appearance expression of every detected face (one small model call each)."""
+        return [AppearanceOutput(self.predict_box(rgb, d.box)) for d in detections]
+
+    def predict_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> dict[str, float]:
+        """Label -> probability for the face in ``box``."""
         self._interpreter.set_tensor(self._input, self.preprocess(rgb, box))
         self._interpreter.invoke()
         scores = np.asarray(self._interpreter.get_tensor(self._output), dtype=np.float64).reshape(-1)

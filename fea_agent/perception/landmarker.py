@@ -6,19 +6,22 @@ square crop around each face the detector found: the face then fills the crop th
 
 from __future__ import annotations
 
-import atexit
 import math
-import threading
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python.core.base_options import BaseOptions
 from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions, RunningMode
 
+from fea_agent._native import close_at_exit
+from fea_agent.backends.base import Detection, FaceMesh
 from fea_agent.perception.resize import downscale
+
+if TYPE_CHECKING:
+    from fea_agent.pipeline import PipelineOptions
 
 #: The crop is this many times the detector's box, centred on it.
 CROP_SCALE = 1.8
@@ -28,16 +31,6 @@ CROP_MAX_SIDE = 256
 RETRY_CROP_SCALES = (2.4,)
 #: Below this side, crops are upscaled so the landmarker's detector can still find the face.
 CROP_MIN_SIDE = 192
-
-
-@dataclass(frozen=True)
-class FaceMesh:
-    """The landmarker's output for one face, in pixels of the full image."""
-
-    landmarks: np.ndarray  # (478, 3): x, y in pixels; z in pixels, relative depth (smaller is nearer)
-    blendshapes: dict[str, float]
-    pose: tuple[float, float, float] | None  # yaw, pitch, roll in degrees
-    presence: float
 
 
 @dataclass(frozen=True)
@@ -92,8 +85,17 @@ def head_pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
     return yaw, -pitch, -roll
 
 
+def load_mediapipe_landmarker(options: PipelineOptions) -> MediaPipeLandmarker:
+    from fea_agent.models.registry import model_path
+
+    return MediaPipeLandmarker(model_path("face_landmarker", folder=options.model_dir))
+
+
 class MediaPipeLandmarker:
     """MediaPipe's Face Landmarker task in IMAGE mode (one face per crop) or VIDEO mode (tracked frames)."""
+
+    name = "mediapipe"
+    device = "cpu"
 
     def __init__(self, model_path: Path, *, video: bool = False, min_confidence: float = 0.5) -> None:
         self.video = video
@@ -109,7 +111,7 @@ class MediaPipeLandmarker:
             output_facial_transformation_matrixes=True,
         )
         self._task: FaceLandmarker | None = FaceLandmarker.create_from_options(options)
-        _open.add(self)
+        close_at_exit(self)
 
     def close(self) -> None:
         task, self._task = self._task, None
@@ -121,9 +123,10 @@ class MediaPipeLandmarker:
             task._handle = None  # stops MediaPipe's own finaliser from trying again
 
     def run_box(
-        self, rgb: np.ndarray, box: tuple[float, float, float, float], timestamp_ms: int | None = None
+        self, rgb: np.ndarray, detection: Detection, timestamp_ms: int | None = None
     ) -> FaceMesh | None:
-        """Landmarks for the face in ``box``, trying wider and tighter crops if the first finds none."""
+        """Landmarks for the detected face, trying a wider crop if the first finds none."""
+        box = detection.box
         mesh = self.run(square_crop(rgb, box), timestamp_ms)
         if mesh is None and not self.video:
             for scale in RETRY_CROP_SCALES:
@@ -162,16 +165,3 @@ class MediaPipeLandmarker:
         )
         presence = [p.presence for p in result.face_landmarks[0][:1] if p.presence is not None]
         return FaceMesh(points, blendshapes, pose, float(presence[0]) if presence else 1.0)
-
-
-# MediaPipe closes a task through a thread pool, which is gone once the interpreter shuts down; close open
-# tasks before that pool stops (threading's exit hooks run before atexit's, last registered first).
-_open: weakref.WeakSet[MediaPipeLandmarker] = weakref.WeakSet()
-
-
-def _close_all() -> None:
-    for landmarker in list(_open):
-        landmarker.close()
-
-
-getattr(threading, "_register_atexit", atexit.register)(_close_all)

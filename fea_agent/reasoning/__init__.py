@@ -6,12 +6,15 @@ returns them with ``reasoning`` filled in and ``expression`` replaced by its fus
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from fea_agent.errors import BackendUnavailableError
 from fea_agent.results import Face
+
+if TYPE_CHECKING:
+    from fea_agent.pipeline import PipelineOptions
 
 #: Every reasoner name :func:`get_reasoner` knows; ``facs`` is the default.
 REASONERS: tuple[str, ...] = ("facs", "feallm", "vlm", "openai")
@@ -22,6 +25,11 @@ class Reasoner(Protocol):
     device: str
 
     def reason(self, faces: list[Face], rgb: np.ndarray | None = None) -> list[Face]: ...
+
+
+def load_reasoner(name: str, options: PipelineOptions) -> Reasoner:
+    """The backend registry's factory: the reasoner ``name`` with the pipeline's ``reasoner_options``."""
+    return get_reasoner(name, **options.reasoner_options)
 
 
 def get_reasoner(name: str, **options: Any) -> Reasoner:
@@ -46,4 +54,4 @@ def get_reasoner(name: str, **options: Any) -> Reasoner:
     raise BackendUnavailableError(f"unknown reasoner {name!r}; available: {', '.join(REASONERS)}")
 
 
-__all__ = ["REASONERS", "Reasoner", "get_reasoner"]
+__all__ = ["REASONERS", "Reasoner", "get_reasoner", "load_reasoner"]

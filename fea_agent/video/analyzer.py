@@ -60,10 +60,10 @@ class _TrackLandmarker:
     def __init__(self, track: Track, timestamp_ms: int, fallback: Any | None) -> None:
         self.track, self.timestamp_ms, self.fallback = track, timestamp_ms, fallback
 
-    def run_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> Any:
-        mesh = self.track.landmarker.run(fast_square_crop(rgb, box), self.timestamp_ms)
+    def run_box(self, rgb: np.ndarray, detection: Detection) -> Any:
+        mesh = self.track.landmarker.run(fast_square_crop(rgb, detection.box), self.timestamp_ms)
         if mesh is None and self.fallback is not None:
-            mesh = self.fallback.run_box(rgb, box)
+            mesh = self.fallback.run_box(rgb, detection)
         return mesh
 
 

@@ -1,0 +1,31 @@
+"""Interchangeable backends of the perception stages: protocols in ``base``, the name registry in ``registry``."""
+
+from fea_agent.backends.base import (
+    ActionUnitBackend,
+    AppearanceBackend,
+    AppearanceOutput,
+    Detection,
+    FaceActionUnits,
+    FaceDetector,
+    FaceMesh,
+    LandmarksBackend,
+)
+from fea_agent.backends.registry import BACKENDS, DEFAULTS, STAGES, BackendSpec, available, describe_all, load
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULTS",
+    "STAGES",
+    "ActionUnitBackend",
+    "AppearanceBackend",
+    "AppearanceOutput",
+    "BackendSpec",
+    "Detection",
+    "FaceActionUnits",
+    "FaceDetector",
+    "FaceMesh",
+    "LandmarksBackend",
+    "available",
+    "describe_all",
+    "load",
+]
