@@ -84,6 +84,26 @@ class LandmarksBackend(Protocol):
 
 
 @runtime_checkable
+class LandmarksTracker(Protocol):
+    """Follows one face through a video: each call may use what the previous frames showed of it."""
+
+    def run(self, rgb: np.ndarray, detection: Detection, timestamp_ms: int) -> FaceMesh | None:
+        """The face's mesh in this frame; ``detection`` is where it was last seen (or the detector's box)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class TrackingLandmarksBackend(LandmarksBackend, Protocol):
+    """A landmarks backend that can follow a face across video frames (video uses it when it can)."""
+
+    def tracker(self) -> LandmarksTracker:
+        """A new tracker for one face."""
+        ...
+
+
+@runtime_checkable
 class ActionUnitBackend(Protocol):
     name: str
     device: str
