@@ -117,6 +117,11 @@ class Expression(_Model):
         description="'appearance': the image classifier alone; 'action_units': FACS prototypes alone; "
         "'fused': both combined by the reasoner.",
     )
+    model: str | None = Field(
+        None,
+        description="The expression model that made a fused answer: a shipped model's registry name, or the "
+        "path given to --expression-model.",
+    )
 
 
 class FaceQuality(_Model):
@@ -181,14 +186,22 @@ class Face(_Model):
         default_factory=dict,
         description="MediaPipe's 52 blendshape scores (ARKit names and '_neutral'), 0-1.",
     )
-    gaze: Gaze | None = Field(None, description="Gaze of both eyes together, when the landmarks backend gives it.")
+    gaze: Gaze | None = Field(
+        None, description="Gaze of both eyes together, when the landmarks backend gives it."
+    )
     aus: list[ActionUnit] = Field(default_factory=list)
     expression: Expression | None = None
     valence: float | None = Field(
-        None, ge=-1, le=1, description="Valence -1 (negative) to 1 (positive), when the appearance backend gives it."
+        None,
+        ge=-1,
+        le=1,
+        description="Valence -1 (negative) to 1 (positive), when the appearance backend gives it.",
     )
     arousal: float | None = Field(
-        None, ge=-1, le=1, description="Arousal -1 (calm) to 1 (excited), when the appearance backend gives it."
+        None,
+        ge=-1,
+        le=1,
+        description="Arousal -1 (calm) to 1 (excited), when the appearance backend gives it.",
     )
     quality: FaceQuality
     reasoning: Reasoning | None = None

@@ -1,0 +1,236 @@
+"""The per-face feature vector the learned expression model reads: what perception already measured, in numbers.
+
+Version 1 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_names` lists every column):
+
+- ``bs:<name>``: MediaPipe's 52 blendshape scores (0-1), in sorted name order;
+- ``au_p:<AU>`` and ``au_i:<AU>``: the AU probabilities (0-1) and intensities (0-5, divided by 5) of
+  :mod:`fea_agent.perception.action_units`, in catalogue order;
+- ``geo:<name>``: landmark geometry in a head-fixed frame (see :func:`geometry`), in units of the distance
+  between the outer eye corners, so that face size, position and head rotation drop out;
+- ``pose:<yaw|pitch|roll>``: head pose in degrees / 45 and their absolute values (a turned head changes what the
+  other features mean);
+- ``app:<label>``: the appearance CNN's log-probabilities for its seven labels (floored at 1e-4);
+- ``emb:<i>``: the appearance CNN's penultimate embedding (128 numbers for the FER CNN), when the model uses it.
+
+A face without a mesh has no vector (the quality gate makes it abstain anyway). A face without an appearance
+output gets the training means for the appearance columns (after standardisation: zeros), so the model falls
+back on the AU evidence alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fea_agent.results import Face
+
+FEATURE_VERSION = "1"
+
+#: MediaPipe's 52 blendshape names (ARKit's 51 and ``_neutral``), sorted.
+BLENDSHAPES: tuple[str, ...] = tuple(
+    sorted(
+        [
+            "_neutral",
+            *(f"brow{s}{side}" for s in ("Down", "OuterUp") for side in ("Left", "Right")),
+            "browInnerUp",
+            "cheekPuff",
+            *(f"cheekSquint{side}" for side in ("Left", "Right")),
+            *(
+                f"eye{s}{side}"
+                for s in ("Blink", "LookDown", "LookIn", "LookOut", "LookUp", "Squint", "Wide")
+                for side in ("Left", "Right")
+            ),
+            "jawForward",
+            "jawLeft",
+            "jawOpen",
+            "jawRight",
+            "mouthClose",
+            *(
+                f"mouth{s}{side}"
+                for s in ("Dimple", "Frown", "LowerDown", "Press", "Smile", "Stretch", "UpperUp")
+                for side in ("Left", "Right")
+            ),
+            "mouthFunnel",
+            "mouthLeft",
+            "mouthPucker",
+            "mouthRight",
+            "mouthRollLower",
+            "mouthRollUpper",
+            "mouthShrugLower",
+            "mouthShrugUpper",
+            *(f"noseSneer{side}" for side in ("Left", "Right")),
+        ]
+    )
+)
+
+#: The appearance CNN's labels, in this package's words (the FER CNN's seven; contempt it never outputs).
+APPEARANCE_LABELS: tuple[str, ...] = (
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "sadness",
+    "surprise",
+    "neutral",
+)
+EMBEDDING_SIZE = 128
+
+# MediaPipe face-mesh indices (the subject's right is the image's left).
+_EYE_OUT_R, _EYE_OUT_L, _EYE_IN_R, _EYE_IN_L = 33, 263, 133, 362
+_LID_UP_R, _LID_LO_R, _LID_UP_L, _LID_LO_L = 159, 145, 386, 374
+_BROW_IN_R, _BROW_MID_R, _BROW_OUT_R = 55, 105, 46
+_BROW_IN_L, _BROW_MID_L, _BROW_OUT_L = 285, 334, 276
+_MOUTH_R, _MOUTH_L, _LIP_TOP, _LIP_BOTTOM, _LIP_IN_UP, _LIP_IN_LO = 61, 291, 0, 17, 13, 14
+_FOREHEAD, _SUBNASALE, _NOSE_TIP, _ALA_R, _ALA_L, _CHIN = 10, 2, 1, 98, 327, 152
+
+GEOMETRY: tuple[str, ...] = (
+    "mouth_width",
+    "lips_gap",
+    "mouth_height",
+    "corner_lift_r",
+    "corner_lift_l",
+    "corner_asymmetry",
+    "corner_below_nose_r",
+    "corner_below_nose_l",
+    "upper_lip_below_nose",
+    "chin_below_nose",
+    "brow_inner_raise_r",
+    "brow_inner_raise_l",
+    "brow_mid_raise_r",
+    "brow_mid_raise_l",
+    "brow_outer_raise_r",
+    "brow_outer_raise_l",
+    "brow_inner_gap",
+    "eye_open_r",
+    "eye_open_l",
+    "lower_lid_r",
+    "lower_lid_l",
+    "nose_width",
+    "nose_to_lip",
+)
+
+
+def head_frame(landmarks: np.ndarray) -> np.ndarray | None:
+    """The mesh in a head-fixed frame: origin between the outer eye corners, x towards the subject's left eye,
+    y up towards the forehead, z out of the face, unit = the outer-eye-corner distance; None when degenerate.
+
+    The frame is built from points that expressions barely move (eye corners, forehead, the base of the nose),
+    so the signed heights below (a lip corner above the lip midline, a brow above the eye) keep their meaning
+    when the head turns or tilts. MediaPipe's z is in the same pixel scale as x and y, so the frame is 3-D.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)[:, :3] * np.array(
+        [1.0, -1.0, -1.0]
+    )  # y up, z towards camera
+    right, left = pts[_EYE_OUT_R], pts[_EYE_OUT_L]
+    span = float(np.linalg.norm(left - right))
+    if span < 1e-6:
+        return None
+    x = (left - right) / span
+    up = pts[_FOREHEAD] - pts[_SUBNASALE]
+    y = up - (up @ x) * x
+    if np.linalg.norm(y) < 1e-6:
+        return None
+    y /= np.linalg.norm(y)
+    z = np.cross(x, y)
+    return ((pts - (left + right) / 2) @ np.stack([x, y, z], axis=1)) / span
+
+
+def geometry(landmarks: np.ndarray) -> np.ndarray:
+    """The :data:`GEOMETRY` measures (eye-span units, heights signed: > 0 is higher on the face)."""
+    p = head_frame(landmarks)
+    if p is None:
+        return np.zeros(len(GEOMETRY))
+
+    def dist(a: int, b: int) -> float:
+        return float(np.linalg.norm(p[a] - p[b]))
+
+    def height(a: int, b: int) -> float:  # how far a is above b
+        return float(p[a, 1] - p[b, 1])
+
+    mid_lip = (p[_LIP_IN_UP, 1] + p[_LIP_IN_LO, 1]) / 2
+    lift_r, lift_l = p[_MOUTH_R, 1] - mid_lip, p[_MOUTH_L, 1] - mid_lip
+    eye_w_r, eye_w_l = max(dist(_EYE_OUT_R, _EYE_IN_R), 1e-6), max(dist(_EYE_OUT_L, _EYE_IN_L), 1e-6)
+    eye_line_r = (p[_EYE_OUT_R, 1] + p[_EYE_IN_R, 1]) / 2
+    eye_line_l = (p[_EYE_OUT_L, 1] + p[_EYE_IN_L, 1]) / 2
+    values = (
+        dist(_MOUTH_R, _MOUTH_L),
+        dist(_LIP_IN_UP, _LIP_IN_LO),
+        dist(_LIP_TOP, _LIP_BOTTOM),
+        lift_r,
+        lift_l,
+        abs(lift_r - lift_l),
+        height(_SUBNASALE, _MOUTH_R),
+        height(_SUBNASALE, _MOUTH_L),
+        height(_SUBNASALE, _LIP_TOP),
+        height(_SUBNASALE, _CHIN),
+        height(_BROW_IN_R, _EYE_IN_R),
+        height(_BROW_IN_L, _EYE_IN_L),
+        height(_BROW_MID_R, _LID_UP_R),
+        height(_BROW_MID_L, _LID_UP_L),
+        height(_BROW_OUT_R, _EYE_OUT_R),
+        height(_BROW_OUT_L, _EYE_OUT_L),
+        dist(_BROW_IN_R, _BROW_IN_L),
+        dist(_LID_UP_R, _LID_LO_R) / eye_w_r,
+        dist(_LID_UP_L, _LID_LO_L) / eye_w_l,
+        float(p[_LID_LO_R, 1] - eye_line_r),
+        float(p[_LID_LO_L, 1] - eye_line_l),
+        dist(_ALA_R, _ALA_L),
+        height(_NOSE_TIP, _LIP_TOP),
+    )
+    return np.array(values, dtype=np.float64)
+
+
+def feature_names(*, embedding: bool) -> list[str]:
+    """Column names of :func:`face_features`, in order."""
+    from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+
+    names = [f"bs:{b}" for b in BLENDSHAPES]
+    names += [f"au_p:{au}" for au in AU_FROM_BLENDSHAPES] + [f"au_i:{au}" for au in AU_FROM_BLENDSHAPES]
+    names += [f"geo:{g}" for g in GEOMETRY]
+    names += [f"pose:{a}" for a in ("yaw", "pitch", "roll")] + [
+        f"pose:abs_{a}" for a in ("yaw", "pitch", "roll")
+    ]
+    names += [f"app:{label}" for label in APPEARANCE_LABELS]
+    if embedding:
+        names += [f"emb:{i}" for i in range(EMBEDDING_SIZE)]
+    return names
+
+
+def appearance_columns(*, embedding: bool) -> slice:
+    """Where the appearance columns (log-probabilities, embedding) sit in the vector."""
+    n = len(feature_names(embedding=embedding))
+    return slice(n - len(APPEARANCE_LABELS) - (EMBEDDING_SIZE if embedding else 0), n)
+
+
+def face_features(
+    face: Face,
+    appearance_probabilities: dict[str, float] | None,
+    embedding: np.ndarray | None = None,
+    *,
+    with_embedding: bool,
+) -> tuple[np.ndarray, bool] | None:
+    """The feature vector of one face and whether its appearance columns were measured (False: they are NaN,
+    for the model to fill in); None when the face has no mesh (no landmarks, blendshapes or AUs)."""
+    from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+
+    if not face.landmarks or not face.blendshapes or not face.aus:
+        return None
+    aus = {a.code: a for a in face.aus}
+    pose = face.head_pose
+    angles = [pose.yaw, pose.pitch, pose.roll] if pose is not None else [0.0, 0.0, 0.0]
+    parts = [
+        [face.blendshapes.get(b, 0.0) for b in BLENDSHAPES],
+        [aus[c].probability if c in aus else 0.0 for c in AU_FROM_BLENDSHAPES],
+        [aus[c].intensity / 5.0 if c in aus else 0.0 for c in AU_FROM_BLENDSHAPES],
+        geometry(np.asarray(face.landmarks, dtype=np.float64)).tolist(),
+        [a / 45.0 for a in angles] + [abs(a) / 45.0 for a in angles],
+    ]
+    measured = bool(appearance_probabilities) and (embedding is not None or not with_embedding)
+    if measured:
+        parts.append([math.log(max(appearance_probabilities.get(k, 0.0), 1e-4)) for k in APPEARANCE_LABELS])
+        if with_embedding:
+            parts.append(np.asarray(embedding, dtype=np.float64).reshape(-1)[:EMBEDDING_SIZE].tolist())
+    else:
+        parts.append([math.nan] * (len(APPEARANCE_LABELS) + (EMBEDDING_SIZE if with_embedding else 0)))
+    return np.array([v for part in parts for v in part], dtype=np.float64), measured

@@ -1,0 +1,163 @@
+"""Fitting the expression model in plain numpy: class-balanced softmax regression (or a small MLP), person-grouped
+folds, temperature scaling and the prior correction. Seeded: the same data and seed give the same weights."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How a model is fitted; the defaults are those of the shipped model."""
+
+    hidden: int = 0  # 0: logistic regression
+    l2: float = 1e-2  # weight decay on the standardised inputs
+    epochs: int = 600
+    learning_rate: float = 0.05
+    #: 1: every class weighs the same in the loss (balanced); 0: as often as it occurs. In between: counts^-power.
+    balance: float = 1.0
+    #: Share of the training prior put back at prediction time (0: balanced answers, 1: the training mix).
+    prior_strength: float = 0.5
+    seed: int = 0
+
+
+@dataclass
+class Network:
+    mean: np.ndarray
+    scale: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        z = np.nan_to_num((x - self.mean) / self.scale, nan=0.0)
+        for i, (w, b) in enumerate(self.layers):
+            z = z @ w + b
+            if i < len(self.layers) - 1:
+                z = np.maximum(z, 0.0)
+        return z
+
+
+def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and scales, ignoring NaN (unmeasured); constant columns get scale 1."""
+    mean = np.nanmean(x, axis=0)
+    scale = np.nanstd(x, axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    scale = np.where(np.isfinite(scale) & (scale > 1e-8), scale, 1.0)
+    return mean, scale
+
+
+def class_weights(y: np.ndarray, k: int, balance: float) -> np.ndarray:
+    """Per-sample weights: counts^-balance per class, normalised to mean 1."""
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    per_class = np.where(counts > 0, np.maximum(counts, 1.0) ** -balance, 0.0)
+    w = per_class[y]
+    return w / w.mean()
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def fit_network(
+    x: np.ndarray, y: np.ndarray, k: int, settings: FitSettings, sample_weight: np.ndarray | None = None
+) -> Network:
+    """Weighted softmax cross-entropy with L2, full-batch Adam (the data are thousands of rows, not millions).
+
+    ``sample_weight`` multiplies the class-balancing weights (e.g. to give a small studio set a say)."""
+    rng = np.random.default_rng(settings.seed)
+    mean, scale = standardiser(x)
+    z = np.nan_to_num((x - mean) / scale, nan=0.0)
+    n, d = z.shape
+    weights = class_weights(y, k, settings.balance)
+    if sample_weight is not None:
+        weights = weights * sample_weight / np.mean(weights * sample_weight) * weights.mean()
+    onehot = np.eye(k)[y]
+    sizes = [d, settings.hidden, k] if settings.hidden else [d, k]
+    params: list[np.ndarray] = []
+    for a, b in itertools.pairwise(sizes):
+        params += [rng.normal(0.0, np.sqrt(2.0 / a) if settings.hidden else 0.01, (a, b)), np.zeros(b)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    beta1, beta2 = 0.9, 0.999
+    for step in range(1, settings.epochs + 1):
+        acts = [z]
+        h = z
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i < len(params) - 2:
+                h = np.maximum(h, 0.0)
+            acts.append(h)
+        grad_out = (_softmax(acts[-1]) - onehot) * weights[:, None] / n
+        grads: list[np.ndarray] = [np.empty(0)] * len(params)
+        g = grad_out
+        for i in range(len(params) - 2, -1, -2):
+            inp = acts[i // 2]
+            grads[i] = inp.T @ g + settings.l2 * params[i]
+            grads[i + 1] = g.sum(axis=0)
+            if i > 0:
+                g = (g @ params[i].T) * (inp > 0)
+        lr = settings.learning_rate * (0.1 + 0.9 * (1 - step / settings.epochs))  # linear decay to 10 %
+        for j, p in enumerate(params):
+            m[j] = beta1 * m[j] + (1 - beta1) * grads[j]
+            v[j] = beta2 * v[j] + (1 - beta2) * grads[j] ** 2
+            p -= lr * (m[j] / (1 - beta1**step)) / (np.sqrt(v[j] / (1 - beta2**step)) + 1e-8)
+    layers = [(params[i], params[i + 1]) for i in range(0, len(params), 2)]
+    return Network(mean, scale, layers)
+
+
+def log_prior(y: np.ndarray, k: int, settings: FitSettings) -> np.ndarray:
+    """Logit offsets that undo the class balancing by ``prior_strength`` (Bayes' rule on the priors)."""
+    counts = np.bincount(y, minlength=k).astype(np.float64) + 1.0
+    trained_prior = counts ** (1.0 - settings.balance)
+    offset = settings.prior_strength * (
+        np.log(counts / counts.sum()) - np.log(trained_prior / trained_prior.sum())
+    )
+    return offset - offset.mean()
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray, offset: np.ndarray) -> float:
+    """The temperature that minimises the out-of-fold negative log-likelihood (golden-section on log T)."""
+
+    def nll(log_t: float) -> float:
+        p = _softmax(logits / np.exp(log_t) + offset)
+        return float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean())
+
+    lo, hi = np.log(0.2), np.log(5.0)
+    ratio = (np.sqrt(5) - 1) / 2
+    for _ in range(60):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if nll(a) < nll(b):
+            hi = b
+        else:
+            lo = a
+    return float(np.exp((lo + hi) / 2))
+
+
+def grouped_folds(groups: Sequence[str], folds: int, seed: int) -> np.ndarray:
+    """Fold index per row; all rows of one group (person) in one fold, folds of similar size."""
+    rng = np.random.default_rng(seed)
+    unique, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    order = rng.permutation(len(unique))
+    order = order[np.argsort(-counts[order], kind="stable")]  # big groups first, ties in random order
+    load = np.zeros(folds)
+    fold_of = np.empty(len(unique), dtype=int)
+    for g in order:
+        fold_of[g] = int(np.argmin(load))
+        load[fold_of[g]] += counts[g]
+    return fold_of[inverse]
+
+
+def out_of_fold_logits(
+    x: np.ndarray, y: np.ndarray, k: int, fold: np.ndarray, settings: FitSettings
+) -> np.ndarray:
+    """Each row's logits from a model trained without its fold (so without its person)."""
+    out = np.zeros((len(y), k))
+    for f in np.unique(fold):
+        train = fold != f
+        net = fit_network(x[train], y[train], k, settings)
+        out[~train] = net.logits(x[~train])
+    return out

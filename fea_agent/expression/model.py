@@ -1,0 +1,212 @@
+"""The learned expression model: per-face features -> a calibrated distribution over the eight labels.
+
+A multinomial logistic regression, or a one-hidden-layer MLP, in plain numpy: standardisation, the layers, a
+temperature and a prior correction, all stored in one JSON file (never pickle) whose header records what the
+model needs to be valid: the feature version and columns, the perception model files the features came from
+(registry names and sha256), the label set, the training command and its person-grouped validation numbers.
+Inference is a few small matrix products: well under a millisecond a face.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fea_agent.errors import ModelFileError
+from fea_agent.expression.features import FEATURE_VERSION, appearance_columns, face_features, feature_names
+from fea_agent.results import EXPRESSION_LABELS, Expression, Face
+
+FORMAT = "fea-agent-expression-model"
+
+
+class InputModel(BaseModel):
+    """A perception model file the features came from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str = Field(description="Pipeline stage: detector, landmarks, action_units or appearance.")
+    backend: str = Field(description="Backend name when trained (e.g. 'mediapipe', 'fer').")
+    model: str | None = Field(
+        None, description="Registry name of the model file (None: no file, e.g. a formula)."
+    )
+    sha256: str | None = None
+
+
+class ModelHeader(BaseModel):
+    """What a model file says about itself; checked on load."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = FORMAT
+    name: str = Field(description="Short name shown in results (expression.model).")
+    feature_version: str
+    features: list[str] = Field(description="Input columns, in order.")
+    embedding: bool = Field(description="Whether the appearance CNN's embedding is an input.")
+    labels: list[str] = Field(description="Output labels, in order: the eight of EXPRESSION_LABELS.")
+    trained_labels: list[str] = Field(description="Labels seen in training; the others get probability 0.")
+    inputs: list[InputModel] = Field(default_factory=list)
+    hidden: int = Field(0, ge=0, description="Hidden units (0: logistic regression).")
+    temperature: float = Field(1.0, gt=0)
+    training: dict[str, Any] = Field(default_factory=dict, description="Command, data, seed, settings.")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="Person-grouped validation numbers.")
+
+
+class ExpressionModel:
+    """Load with :meth:`load`; :meth:`predict_faces` labels perceived faces."""
+
+    def __init__(
+        self,
+        header: ModelHeader,
+        *,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        layers: Sequence[tuple[np.ndarray, np.ndarray]],
+        log_prior: np.ndarray,
+    ) -> None:
+        self.header = header
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)) for w, b in layers]
+        #: Added to the logits of the trained labels: shifts the balanced training prior to the deployed one.
+        self.log_prior = np.asarray(log_prior, dtype=np.float64)
+        self._check()
+        self._trained = np.array([EXPRESSION_LABELS.index(k) for k in header.trained_labels])
+
+    @property
+    def name(self) -> str:
+        return self.header.name
+
+    def _check(self) -> None:
+        h = self.header
+        n = len(h.features)
+        expected_features = feature_names(embedding=h.embedding)
+        if h.feature_version != FEATURE_VERSION or h.features != expected_features:
+            raise ModelFileError(
+                f"expression model {h.name!r} was trained on feature version {h.feature_version} "
+                f"({n} columns); this fea-agent computes version {FEATURE_VERSION} "
+                f"({len(expected_features)} columns): retrain it with `fea-agent train`"
+            )
+        if list(h.labels) != list(EXPRESSION_LABELS) or not set(h.trained_labels) <= set(EXPRESSION_LABELS):
+            raise ModelFileError(f"expression model {h.name!r} has an unknown label set {h.labels}")
+        shapes_ok = self.mean.shape == (n,) and self.scale.shape == (n,) and len(self.layers) in (1, 2)
+        width = n
+        for w, b in self.layers:
+            shapes_ok = shapes_ok and w.ndim == 2 and w.shape[0] == width and b.shape == (w.shape[1],)
+            width = w.shape[1]
+        k = len(h.trained_labels)
+        shapes_ok = shapes_ok and width == k and self.log_prior.shape == (k,)
+        shapes_ok = shapes_ok and (len(self.layers) == 2) == (h.hidden > 0)
+        if not shapes_ok or not all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in self.layers):
+            raise ModelFileError(
+                f"expression model {h.name!r} has weights of the wrong shape or non-finite values"
+            )
+
+    # -- inference -----------------------------------------------------------------------------------------
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Uncalibrated scores over the trained labels for rows of raw features (NaN: not measured)."""
+        z = (np.atleast_2d(features) - self.mean) / self.scale
+        z = np.where(np.isnan(z), 0.0, z)  # a missing value becomes the training mean
+        for i, (w, b) in enumerate(self.layers):
+            z = z @ w + b
+            if i < len(self.layers) - 1:
+                z = np.maximum(z, 0.0)
+        return z
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Rows of probabilities over all eight labels (untrained labels 0), calibrated."""
+        z = self.logits(features) / self.header.temperature + self.log_prior
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        z /= z.sum(axis=1, keepdims=True)
+        out = np.zeros((z.shape[0], len(EXPRESSION_LABELS)))
+        out[:, self._trained] = z
+        return out
+
+    def features(self, face: Face, appearance: Any | None) -> np.ndarray | None:
+        """The feature row for one face (see :func:`face_features`), None when the face has no mesh."""
+        probabilities = getattr(appearance, "probabilities", None) if appearance is not None else None
+        if probabilities is None and face.expression is not None and face.expression.source == "appearance":
+            probabilities = face.expression.probabilities
+        embedding = getattr(appearance, "features", None) if appearance is not None else None
+        if self.header.embedding and embedding is None:
+            probabilities = None  # half an appearance view is not the one the model learned: use neither
+        row = face_features(face, probabilities, embedding, with_embedding=self.header.embedding)
+        return None if row is None else row[0]
+
+    def predict_faces(self, faces: list[Face], appearance: Sequence[Any | None]) -> list[Expression | None]:
+        """One fused expression per face (None for a face without a mesh), in the order given."""
+        rows = [self.features(f, a) for f, a in zip(faces, appearance, strict=True)]
+        present = [i for i, r in enumerate(rows) if r is not None]
+        out: list[Expression | None] = [None] * len(faces)
+        if not present:
+            return out
+        probabilities = self.predict_proba(np.stack([rows[i] for i in present]))
+        for i, p in zip(present, probabilities, strict=True):
+            dist = {k: round(float(v), 4) for k, v in zip(EXPRESSION_LABELS, p, strict=True)}
+            out[i] = Expression(
+                label=EXPRESSION_LABELS[int(np.argmax(p))],
+                probabilities=dist,
+                source="fused",
+                model=self.name,
+            )
+        return out
+
+    # -- files ---------------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(a: np.ndarray) -> Any:
+            return np.round(a, 6).tolist()
+
+        return {
+            "header": self.header.model_dump(),
+            "weights": {
+                "mean": r(self.mean),
+                "scale": r(self.scale),
+                "layers": [{"w": r(w), "b": r(b)} for w, b in self.layers],
+                "log_prior": r(self.log_prior),
+            },
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as JSON at exactly ``path`` (folders created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExpressionModel:
+        """Read a model file; :class:`~fea_agent.errors.ModelFileError` says what is wrong with a bad one."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(
+                f"expression model {path} not found; train one with `fea-agent train LABELLED_DIR --out {path}`"
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            header = ModelHeader.model_validate(data["header"])
+            if header.format != FORMAT:
+                raise ValueError(f"format is {header.format!r}, not {FORMAT!r}")
+            weights = data["weights"]
+            return cls(
+                header,
+                mean=np.array(weights["mean"], dtype=np.float64),
+                scale=np.array(weights["scale"], dtype=np.float64),
+                layers=[(np.array(x["w"]), np.array(x["b"])) for x in weights["layers"]],
+                log_prior=np.array(weights["log_prior"], dtype=np.float64),
+            )
+        except ModelFileError as exc:
+            raise ModelFileError(f"{path}: {exc}") from None
+        except (ValueError, KeyError, TypeError, ValidationError, UnicodeDecodeError) as exc:
+            raise ModelFileError(
+                f"expression model {path} is corrupt or not a fea-agent expression model ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]}); retrain it with `fea-agent train`"
+            ) from None
+
+
+__all__ = ["ExpressionModel", "InputModel", "ModelHeader", "appearance_columns"]
