@@ -13,7 +13,7 @@ from fea_agent import __version__
 
 #: Subcommand modules, in help order. A module that fails to import (an optional extra is missing) still
 #: gets its subcommand, which then says what to install.
-COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "batch", "serve", "demo")
+COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "batch", "serve", "demo", "train")
 
 _EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "scale", "batch": "scale"}
 

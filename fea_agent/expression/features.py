@@ -82,6 +82,7 @@ _LID_UP_R, _LID_LO_R, _LID_UP_L, _LID_LO_L = 159, 145, 386, 374
 _BROW_IN_R, _BROW_MID_R, _BROW_OUT_R = 55, 105, 46
 _BROW_IN_L, _BROW_MID_L, _BROW_OUT_L = 285, 334, 276
 _MOUTH_R, _MOUTH_L, _LIP_TOP, _LIP_BOTTOM, _LIP_IN_UP, _LIP_IN_LO = 61, 291, 0, 17, 13, 14
+_LOWER_LIP_R, _LOWER_LIP_L = 84, 314
 _FOREHEAD, _SUBNASALE, _NOSE_TIP, _ALA_R, _ALA_L, _CHIN = 10, 2, 1, 98, 327, 152
 
 GEOMETRY: tuple[str, ...] = (
@@ -108,6 +109,10 @@ GEOMETRY: tuple[str, ...] = (
     "lower_lid_l",
     "nose_width",
     "nose_to_lip",
+    "corner_depth_r",
+    "corner_depth_l",
+    "corners_above_lower_lip",
+    "lower_lip_curve",
 )
 
 
@@ -177,6 +182,12 @@ def geometry(landmarks: np.ndarray) -> np.ndarray:
         float(p[_LID_LO_L, 1] - eye_line_l),
         dist(_ALA_R, _ALA_L),
         height(_NOSE_TIP, _LIP_TOP),
+        # A smile pulls the lip corners back into the face (z < 0) and above the lower lip's middle, and
+        # curves the lower lip: these hold even for closed-lip smiles that barely move the smile blendshape.
+        float(p[_MOUTH_R, 2]),
+        float(p[_MOUTH_L, 2]),
+        float((p[_MOUTH_R, 1] + p[_MOUTH_L, 1]) / 2 - p[_LIP_IN_LO, 1]),
+        float(p[_LIP_BOTTOM, 1] - (p[_LOWER_LIP_R, 1] + p[_LOWER_LIP_L, 1]) / 2),
     )
     return np.array(values, dtype=np.float64)
 

@@ -1,7 +1,12 @@
-"""Appearance expression: the FER2013 mini-Xception CNN, run with LiteRT (no TensorFlow needed)."""
+"""Appearance expression: the FER2013 mini-Xception CNN, run with LiteRT (no TensorFlow needed).
+
+Besides the seven probabilities it gives its penultimate feature map, averaged over space (128 numbers): the
+learned expression model reads that embedding, which carries more than the seven-way softmax.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,10 +40,15 @@ class FERClassifier:
     device = "cpu"
 
     def __init__(self, model_path: Path, *, num_threads: int = 1) -> None:
-        self._interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        with warnings.catch_warnings():  # "for debugging only": the model is 93 kB, its tensors a few kB
+            warnings.simplefilter("ignore", UserWarning)
+            self._interpreter = Interpreter(
+                model_path=str(model_path), num_threads=num_threads, experimental_preserve_all_tensors=True
+            )
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
+        self._embedding = _penultimate(self._interpreter)
 
     @staticmethod
     def preprocess(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -55,8 +65,16 @@ class FERClassifier:
         return ((gray.astype(np.float32) / 255.0 - 0.5) * 2.0)[None, :, :, None]
 
     def predict(self, rgb: np.ndarray, detections: list[Detection]) -> list[AppearanceOutput]:
-        """The appearance expression of every detected face (one small model call each)."""
-        return [AppearanceOutput(self.predict_box(rgb, d.box)) for d in detections]
+        """The appearance expression and embedding of every detected face (one small model call each)."""
+        out = []
+        for d in detections:
+            probabilities = self.predict_box(rgb, d.box)
+            embedding = None
+            if self._embedding is not None:
+                embedding = np.asarray(self._interpreter.get_tensor(self._embedding), dtype=np.float32)
+                embedding = embedding.reshape(-1, embedding.shape[-1]).mean(axis=0)
+            out.append(AppearanceOutput(probabilities, features=embedding))
+        return out
 
     def predict_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> dict[str, float]:
         """Label -> probability for the face in ``box``."""
@@ -67,3 +85,13 @@ class FERClassifier:
             scores = np.exp(scores - scores.max())
         scores = scores / scores.sum()
         return {label: float(p) for label, p in zip(FER_LABELS, scores, strict=False)}
+
+
+def _penultimate(interpreter: Interpreter) -> int | None:
+    """Index of the last 4-D float feature map before the classifier (mini-Xception's last residual sum)."""
+    maps = [
+        t["index"]
+        for t in interpreter.get_tensor_details()
+        if len(t["shape"]) == 4 and t["dtype"] == np.float32 and t["shape"][-1] > len(FER_LABELS)
+    ]
+    return max(maps) if maps else None

@@ -1,0 +1,426 @@
+"""Training the expression model from labelled folders: ``fea-agent train LABELLED_DIR [...] --out PATH``.
+
+A labelled folder holds ``labels.csv`` with ``file,label`` (labels in this package's words or common synonyms:
+``happy``, ``angry``, ...), optionally ``person`` (or ``face_id``) so that validation never sees a person it
+trained on, and any other columns (``gender``, ``ethnicity``, ``age``) by which the report breaks accuracy down.
+A folder may hold only some of the eight labels; labels with fewer than ``min_per_label`` usable photos are not
+learned (the model gives them probability 0) and are reported as such.
+
+Each photo is analysed once by the default pipeline (largest face), its feature vector computed
+(:mod:`fea_agent.expression.features`); then person-grouped k-fold cross-validation measures the model on people
+it has not seen, the temperature is fitted on those out-of-fold answers, and the final model is fitted on
+everything. The model is written at exactly ``--out`` with a markdown model card beside it (``.md``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import shlex
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fea_agent.expression.features import FEATURE_VERSION, face_features, feature_names
+from fea_agent.expression.fit import (
+    FitSettings,
+    fit_network,
+    fit_temperature,
+    grouped_folds,
+    log_prior,
+)
+from fea_agent.expression.model import ExpressionModel, InputModel, ModelHeader
+from fea_agent.results import EXPRESSION_LABELS, normalize_label
+
+#: Columns of labels.csv that are not groups to break the report down by.
+NOT_GROUPS = {"file", "label", "person", "face_id", "view", "source_label", "landmarks_189pt", "id", "path"}
+#: What a row without a usable face counts as in the report: always wrong.
+NO_FACE = "no face"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Sample:
+    """One labelled photo and what perception made of it."""
+
+    folder: str
+    file: str
+    label: str
+    person: str
+    groups: dict[str, str]
+    features: np.ndarray | None = None
+    usable: bool = False  # the quality gate passed: the pipeline would answer
+    why: str = ""
+
+
+@dataclass
+class TrainingResult:
+    model: ExpressionModel
+    card: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def read_labels(folder: Path) -> list[Sample]:
+    """The rows of ``folder/labels.csv``; ValueError naming the row for an unknown label or missing column."""
+    path = folder / "labels.csv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: a labelled folder needs labels.csv with the columns file,label"
+        )
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise ValueError(
+            f"{path} needs the columns file,label (found: {', '.join(rows[0]) if rows else 'none'})"
+        )
+    samples = []
+    for i, row in enumerate(rows, start=2):
+        try:
+            label = normalize_label(row["label"])
+        except ValueError as exc:
+            raise ValueError(f"{path} row {i}: {exc}") from None
+        if label not in EXPRESSION_LABELS:  # 'other': no place in the label set
+            continue
+        person = (row.get("person") or row.get("face_id") or "").strip() or row["file"]
+        groups = {
+            k: _group_value(k, v or "") for k, v in row.items() if k not in NOT_GROUPS and k is not None
+        }
+        samples.append(Sample(folder.name, row["file"], label, f"{folder.name}/{person}", groups))
+    return samples
+
+
+def _group_value(column: str, value: str) -> str:
+    """Ages become decade bands (20-29); other values as they are; empty as 'unknown'."""
+    value = value.strip()
+    if not value:
+        return "unknown"
+    if column.lower() in {"age", "age_years"} and value.isdigit():
+        low = int(value) // 10 * 10
+        return f"{low}-{low + 9}"
+    return value
+
+
+def extract(
+    folder: Path, samples: list[Sample], pipeline: Any, appearance: Any, progress: Progress | None = None
+) -> None:
+    """Fill each sample's features from the pipeline's analysis of its photo (the largest face)."""
+    from fea_agent.backends.base import Detection
+    from fea_agent.errors import FEAError
+    from fea_agent.io.images import load_image
+
+    for i, s in enumerate(samples):
+        try:
+            loaded = load_image(folder / s.file)
+            faces = pipeline.analyze_loaded(loaded).faces
+        except (FEAError, OSError) as exc:
+            s.why = str(exc)
+            faces = []
+        face = max(faces, key=lambda f: f.bbox.width * f.bbox.height) if faces else None
+        if face is None:
+            s.why = s.why or "no face found"
+        else:
+            b = face.bbox
+            det = Detection((b.x, b.y, b.width, b.height), face.score, np.asarray(face.keypoints))
+            out = appearance.predict(loaded.rgb, [det])[0]
+            row = face_features(face, out.probabilities, out.features, with_embedding=True)
+            if row is None:
+                s.why = "the landmarker found no face in the crop"
+            else:
+                s.features = row[0]
+                s.usable = face.quality.usable
+                s.why = "; ".join(face.quality.issues)
+        if progress is not None:
+            progress(folder.name, i + 1, len(samples))
+
+
+def current_inputs(model_dir: Path | None = None) -> list[InputModel]:
+    """The perception models the default pipeline uses now, with the sha256 of their files."""
+    from fea_agent.models.registry import MODELS
+
+    def entry(stage: str, backend: str, model: str | None) -> InputModel:
+        return InputModel(
+            stage=stage, backend=backend, model=model, sha256=MODELS[model].sha256 if model else None
+        )
+
+    return [
+        entry("detector", "yunet", "yunet"),
+        entry("landmarks", "mediapipe", "face_landmarker"),
+        InputModel(stage="action_units", backend="blendshapes", model=None, sha256=au_calibration_digest()),
+        entry("appearance", "fer", "fer"),
+    ]
+
+
+def au_calibration_digest() -> str:
+    """sha256 of the blendshape -> AU calibration table: AU inputs change when it does."""
+    from fea_agent.perception import action_units as au
+
+    table = {code: asdict(cal) for code, cal in au.AU_FROM_BLENDSHAPES.items()}
+    extra = [au.GATE_START, au.GATE_FULL, au.LIFT_REST, au.LIFT_FULL, au.LIFT_WEIGHT]
+    return hashlib.sha256(json.dumps([table, extra], sort_keys=True).encode()).hexdigest()
+
+
+# -- fitting and validation ------------------------------------------------------------------------------------
+
+
+def _score(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
+    labels = sorted(set(truth))
+    confusion: dict[str, Counter[str]] = {t: Counter() for t in labels}
+    for t, p in zip(truth, predicted, strict=True):
+        confusion[t][p] += 1
+    recall = {t: confusion[t][t] / sum(confusion[t].values()) for t in labels}
+    correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
+    return {
+        "n": len(truth),
+        "accuracy": round(correct / len(truth), 4) if truth else math.nan,
+        "per_class_recall": {k: round(v, 4) for k, v in recall.items()},
+        "mean_recall": round(float(np.mean(list(recall.values()))), 4) if recall else math.nan,
+        "confusion": {t: dict(c) for t, c in confusion.items()},
+    }
+
+
+def validate(samples: list[Sample], predicted: list[str]) -> dict[str, Any]:
+    """Accuracy, per-class recall and confusion overall, per folder, and per group column within a folder."""
+    truth = [s.label for s in samples]
+    metrics: dict[str, Any] = {"all": _score(truth, predicted), "folders": {}}
+    by_folder: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        by_folder[s.folder].append(i)
+    for name, ix in by_folder.items():
+        entry = _score([truth[i] for i in ix], [predicted[i] for i in ix])
+        entry["no_face"] = sum(predicted[i] == NO_FACE for i in ix)
+        columns = sorted({c for i in ix for c in samples[i].groups})
+        entry["by"] = {}
+        for column in columns:
+            groups: dict[str, list[int]] = defaultdict(list)
+            for i in ix:
+                groups[samples[i].groups.get(column, "unknown")].append(i)
+            if len(groups) > 12:  # an identifier, not a group
+                continue
+            entry["by"][column] = {
+                g: {
+                    "n": len(gx),
+                    "accuracy": round(sum(truth[i] == predicted[i] for i in gx) / len(gx), 4),
+                }
+                for g, gx in sorted(groups.items())
+            }
+        metrics["folders"][name] = entry
+    return metrics
+
+
+def train(
+    folders: Sequence[Path],
+    out: Path,
+    *,
+    settings: FitSettings | None = None,
+    folds: int = 5,
+    min_per_label: int = 20,
+    name: str | None = None,
+    command: str | None = None,
+    pipeline: Any | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> TrainingResult:
+    """Analyse, cross-validate by person, fit and write the model at ``out`` and its card at ``out.with_suffix('.md')``."""
+    from fea_agent.models.registry import model_path
+    from fea_agent.perception.expression import FERClassifier
+
+    settings = settings or FitSettings()
+    folders = [Path(f) for f in folders]
+    samples: list[Sample] = []
+    started = time.perf_counter()
+    own_pipeline = pipeline is None
+    if pipeline is None:
+        from fea_agent import FEAPipeline
+
+        pipeline = FEAPipeline(reasoner=None)
+    try:
+        appearance = FERClassifier(model_path("fer"))
+        for folder in folders:
+            rows = read_labels(folder)
+            extract(folder, rows, pipeline, appearance, progress)
+            samples += rows
+    finally:
+        if own_pipeline:
+            pipeline.close()
+    log(f"analysed {len(samples)} photos in {time.perf_counter() - started:.0f} s")
+
+    with_face = [s for s in samples if s.features is not None]
+    counts = Counter(s.label for s in with_face)
+    trained = [k for k in EXPRESSION_LABELS if counts[k] >= min_per_label]
+    if len(trained) < 2:
+        raise ValueError(
+            f"need at least two labels with {min_per_label}+ usable photos each; found {dict(counts)}"
+        )
+    skipped = {k: counts[k] for k in EXPRESSION_LABELS if 0 < counts[k] < min_per_label}
+    if skipped:
+        log(f"not learned (fewer than {min_per_label} photos): {skipped}")
+    fit_rows = [s for s in with_face if s.label in trained]
+    x = np.stack([s.features for s in fit_rows])
+    y = np.array([trained.index(s.label) for s in fit_rows])
+    k = len(trained)
+
+    # Person-grouped cross-validation: every photo is answered by a model that never saw its person.
+    fold = grouped_folds([s.person for s in samples], folds, settings.seed)
+    fold_of = {id(s): f for s, f in zip(samples, fold, strict=True)}
+    row_fold = np.array([fold_of[id(s)] for s in fit_rows])
+    oof = np.zeros((len(fit_rows), k))
+    answers: dict[int, np.ndarray] = {}
+    for f in range(folds):
+        log(f"fold {f + 1}/{folds}")
+        train_rows = row_fold != f
+        net = fit_network(x[train_rows], y[train_rows], k, settings)
+        oof[~train_rows] = net.logits(x[~train_rows])
+        for s in samples:  # every held-out photo with a face, also those of labels not learned
+            if fold_of[id(s)] == f and s.features is not None:
+                answers[id(s)] = net.logits(s.features[None, :])[0]
+    temperature = fit_temperature(oof, y, log_prior(y, k, settings))
+    offset_all = log_prior(y, k, settings)
+
+    def answer(s: Sample) -> str:
+        if s.features is None or not s.usable:
+            return NO_FACE
+        return trained[int(np.argmax(answers[id(s)] / temperature + offset_all))]
+
+    metrics = validate(samples, [answer(s) for s in samples])
+    metrics["folds"] = folds
+    metrics["grouped_by"] = "person"
+    metrics["temperature"] = round(temperature, 4)
+    metrics["not_learned"] = skipped
+
+    final = fit_network(x, y, k, settings)
+    header = ModelHeader(
+        name=name or out.stem,
+        feature_version=FEATURE_VERSION,
+        features=feature_names(embedding=True),
+        embedding=True,
+        labels=list(EXPRESSION_LABELS),
+        trained_labels=trained,
+        inputs=current_inputs(),
+        hidden=settings.hidden,
+        temperature=round(temperature, 6),
+        training={
+            "command": command or "",
+            "data": {
+                f.name: {
+                    "photos": sum(s.folder == f.name for s in samples),
+                    "labels": _counts(samples, f.name),
+                }
+                for f in folders
+            },
+            "settings": asdict(settings),
+            "min_per_label": min_per_label,
+        },
+        metrics=metrics,
+    )
+    model = ExpressionModel(
+        header, mean=final.mean, scale=final.scale, layers=final.layers, log_prior=offset_all
+    )
+    model.save(out)
+    card = model_card(model, out)
+    out.with_suffix(".md").write_text(card, encoding="utf-8")
+    log(f"wrote {out} and {out.with_suffix('.md')} in {time.perf_counter() - started:.0f} s")
+    return TrainingResult(model=model, card=card, metrics=metrics)
+
+
+def _counts(samples: list[Sample], folder: str) -> dict[str, int]:
+    return dict(Counter(s.label for s in samples if s.folder == folder).most_common())
+
+
+# -- the model card --------------------------------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return "n/a" if isinstance(x, float) and math.isnan(x) else f"{x:.3f}"
+
+
+def model_card(model: ExpressionModel, path: Path) -> str:
+    """The markdown card: what the model is, what it was trained on, how to reproduce it, what it measured."""
+    h = model.header
+    m = h.metrics
+    lines = [
+        f"# Expression model `{h.name}`",
+        "",
+        f"A {'logistic regression' if not h.hidden else f'one-hidden-layer MLP ({h.hidden} units)'} over "
+        f"{len(h.features)} per-face features (feature version {h.feature_version}: MediaPipe blendshapes, AU "
+        "probabilities and intensities, head-frame landmark geometry, head pose, the FER CNN's probabilities and "
+        "embedding), class-balanced, temperature-calibrated "
+        f"(T = {h.temperature:.3f}). Output: a distribution over {', '.join(h.labels)}; learned labels: "
+        f"{', '.join(h.trained_labels)} (the others get probability 0).",
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        h.training.get("command") or f"fea-agent train ... --out {path}",
+        "```",
+        "",
+        f"Seed {h.training['settings']['seed']}; settings: `{json.dumps(h.training['settings'])}`.",
+        "",
+        "## Inputs (the model is valid for features from these)",
+        "",
+        "| stage | backend | model file | sha256 |",
+        "|---|---|---|---|",
+    ]
+    for i in h.inputs:
+        lines.append(f"| {i.stage} | {i.backend} | {i.model or '(formula)'} | `{(i.sha256 or '')[:16]}...` |")
+    lines += ["", "## Training data", ""]
+    for folder, info in h.training["data"].items():
+        labels = ", ".join(f"{k} {v}" for k, v in info["labels"].items())
+        lines.append(f"- `{folder}`: {info['photos']} photos ({labels})")
+    if m.get("not_learned"):
+        lines.append(f"- not learned (too few photos): {m['not_learned']}")
+    lines += [
+        "",
+        f"## Person-grouped {m['folds']}-fold cross-validation",
+        "",
+        "Every photo answered by a model trained without its person; photos without a face, or whose face the "
+        "quality gate rejects, count as wrong.",
+        "",
+        "| data | photos | accuracy | mean recall | no face |",
+        "|---|---|---|---|---|",
+    ]
+    for folder, s in m["folders"].items():
+        lines.append(
+            f"| {folder} | {s['n']} | {_pct(s['accuracy'])} | {_pct(s['mean_recall'])} | {s['no_face']} |"
+        )
+    for folder, s in m["folders"].items():
+        lines += ["", f"### {folder}: recall per class", ""]
+        lines.append("| " + " | ".join(s["per_class_recall"]) + " |")
+        lines.append("|" + "---|" * len(s["per_class_recall"]))
+        lines.append("| " + " | ".join(_pct(v) for v in s["per_class_recall"].values()) + " |")
+        predicted = sorted({p for c in s["confusion"].values() for p in c})
+        lines += ["", "Confusion (rows: truth, columns: answer)", ""]
+        lines.append("| truth | " + " | ".join(predicted) + " |")
+        lines.append("|---|" + "---|" * len(predicted))
+        for t, c in s["confusion"].items():
+            lines.append(f"| {t} | " + " | ".join(str(c.get(p, 0)) for p in predicted) + " |")
+        for column, groups in s["by"].items():
+            lines += [
+                "",
+                f"Accuracy by {column}: "
+                + ", ".join(f"{g} {_pct(v['accuracy'])} (n={v['n']})" for g, v in groups.items()),
+            ]
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "The labels of in-the-wild photos are noisy; the numbers above are for people absent from training but "
+        "photographed the same way. Used with other perception backends or model files than those listed, the "
+        "features mean something else: retrain with `fea-agent train` on those backends.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command as typed, for the card."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return "fea-agent " + shlex.join(args)
