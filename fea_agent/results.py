@@ -135,7 +135,16 @@ class FaceQuality(_Model):
     )
     frontal: bool = Field(description="False when |yaw| or |pitch| is beyond the frontal limit.")
     usable: bool = Field(description="False when later stages should abstain on this face.")
-    issues: list[str] = Field(default_factory=list, description="Why the face is not usable, in words.")
+    issues: list[str] = Field(
+        default_factory=list,
+        description="Why the face is not usable or, for a usable face, what makes its answer less certain.",
+    )
+    confidence_scale: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Factor on the answer's confidence: below 1 for a usable face that is turned or small.",
+    )
 
 
 class AUEvidence(_Model):

@@ -4,8 +4,9 @@ Offline, deterministic and fast (well under a millisecond a face). For each face
 1. scores every prototype of :mod:`fea_agent.facs.prototypes` from the AU probabilities (the mean of its core
    AUs, all needed; a quarter of its supporting AUs' mean added; half the strongest contradicting AU
    subtracted); neutral scores the presence threshold 0.5, the bar an expression must clear;
-2. turns those scores into a distribution (the AU view) and pools it with the appearance classifier's
-   distribution in log space ("emotional synergy": both views must agree for a confident answer);
+2. takes the label from the learned expression model (:mod:`fea_agent.expression`) when the pipeline ran it;
+   without one, turns the prototype scores into a distribution (the AU view) and pools it with the appearance
+   classifier's distribution in log space;
 3. names the AUs that support and contradict the winner, says when the views disagree, when the top two
    labels are close (ambiguous) or when a second expression is also well supported (mixed);
 4. writes FEALLM's answer form: the label, then a description grounded in the AUs.
@@ -15,6 +16,7 @@ A face whose quality is not usable gets an abstention that says why.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -125,24 +127,39 @@ def _evidence(face: Face, label: str, act: dict[str, float]) -> list[AUEvidence]
     return cited
 
 
-def _describe(label: str, face: Face, evidence: list[AUEvidence]) -> str:
-    parts = []
-    for e in evidence[:4]:
-        info = AU_CATALOGUE[e.au]
-        parts.append(f"{_grade(e.intensity)} {info.appearance} ({e.au})")
+#: Intensity from which an AU reads as clear (FACS grade B); below it a present AU is a trace.
+CLEAR_INTENSITY = 2.0
+
+
+def _au_phrase(e: AUEvidence) -> str:
+    return f"{_grade(e.intensity)} {AU_CATALOGUE[e.au].appearance} ({e.au})"
+
+
+def _describe(label: str, face: Face, evidence: list[AUEvidence], learned: bool) -> str:
+    """The description after the label. Wording rule: a movement called clear or strong is never also called
+    too weak; traces are named as traces."""
     if label == "neutral":
-        if not parts:
-            return "The face is relaxed: no action unit is clearly active."
-        return (
-            "The face is mostly relaxed; only "
-            + ", ".join(parts)
-            + " show, too weak or too few for an expression."
-        )
+        clear = [e for e in evidence if e.intensity >= CLEAR_INTENSITY]
+        if clear:
+            parts = ", ".join(_au_phrase(e) for e in clear[:3])
+            return (
+                f"The face reads as relaxed overall, although it shows {parts}; the rest of the face does not "
+                "back an expression."
+            )
+        if evidence:
+            parts = ", ".join(f"{AU_CATALOGUE[e.au].appearance} ({e.au})" for e in evidence[:3])
+            return f"The face is relaxed; only faint traces of {parts} show, too weak for an expression."
+        return "The face is relaxed: no action unit is clearly active."
     proto = PROTOTYPES.get(label)
-    support = [p for p, e in zip(parts, evidence, strict=False) if label in e.supports]
-    against = [p for p, e in zip(parts, evidence, strict=False) if label in e.contradicts]
+    support = [_au_phrase(e) for e in evidence if label in e.supports][:4]
+    against = [_au_phrase(e) for e in evidence if label in e.contradicts][:3]
     if support:
         text = f"The face shows {proto.description if proto else label}: " + ", ".join(support) + "."
+    elif learned:
+        text = (
+            f"No action unit of the {label} prototype is clearly active: the expression model reads {label} "
+            "from the face's appearance and shape."
+        )
     else:
         text = (
             f"The appearance reads as {label}, but no action unit of its prototype is clearly active, "
@@ -156,7 +173,11 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence]) -> str:
 
 
 class FACSReasoner:
-    """Deterministic FACS-prototype reasoner fused with the appearance classifier."""
+    """Explains each face's expression with its AUs.
+
+    The label is the learned expression model's (``face.expression`` with ``source == "fused"``, set by the
+    pipeline); without one, the reasoner fuses the AU prototypes with the appearance classifier itself.
+    """
 
     name = "facs"
     device = "cpu"
@@ -164,10 +185,18 @@ class FACSReasoner:
     def __init__(self, au_weight: float = AU_WEIGHT) -> None:
         self.au_weight = au_weight
 
-    def reason(self, faces: list[Face], rgb: np.ndarray | None = None) -> list[Face]:
-        return [self.reason_face(face) for face in faces]
+    def reason(
+        self,
+        faces: list[Face],
+        rgb: np.ndarray | None = None,
+        appearance: Sequence[dict[str, float] | None] | None = None,
+    ) -> list[Face]:
+        """``appearance``: each face's appearance-classifier distribution, when ``face.expression`` already
+        holds the expression model's answer (so the text can say when appearance and AUs disagree)."""
+        views = appearance if appearance is not None else [None] * len(faces)
+        return [self.reason_face(face, view) for face, view in zip(faces, views, strict=True)]
 
-    def reason_face(self, face: Face) -> Face:
+    def reason_face(self, face: Face, appearance: dict[str, float] | None = None) -> Face:
         if not face.quality.usable or not face.aus:
             why = "; ".join(face.quality.issues) or "no action units were measured"
             reasoning = Reasoning(
@@ -179,14 +208,19 @@ class FACSReasoner:
             return face.model_copy(update={"reasoning": reasoning})
         act = _activations(face)
         au_dist = au_view(act)
-        appearance = face.expression.probabilities if face.expression is not None else None
-        fused = fuse(au_dist, appearance, self.au_weight)
-        ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+        learned = face.expression is not None and face.expression.source == "fused"
+        if appearance is None and face.expression is not None and face.expression.source == "appearance":
+            appearance = face.expression.probabilities
+        if learned:
+            dist = {k: face.expression.probabilities.get(k, 0.0) for k in EXPRESSION_LABELS}
+        else:
+            dist = fuse(au_dist, appearance, self.au_weight)
+        ranked = sorted(dist, key=dist.__getitem__, reverse=True)
         label, second = ranked[0], ranked[1]
-        margin = fused[label] - fused[second]
+        margin = dist[label] - dist[second]
         appearance_label = max(appearance, key=appearance.__getitem__) if appearance else None
         au_label = max(au_dist, key=au_dist.__getitem__)
-        mixed = [k for k in ranked[1:3] if fused[k] >= MIXED_PROBABILITY and k != "neutral"]
+        mixed = [k for k in ranked[1:3] if dist[k] >= MIXED_PROBABILITY and k != "neutral"]
         agreement = Agreement(
             appearance_label=appearance_label,
             action_unit_label=au_label,
@@ -195,25 +229,37 @@ class FACSReasoner:
             mixed=[label, *mixed] if mixed and label != "neutral" else [],
         )
         evidence = _evidence(face, label, act)
-        text = f"{label.capitalize()}. " + _describe(label, face, evidence)
+        text = f"{label.capitalize()}. " + _describe(label, face, evidence, learned)
         if agreement.agree is False:
+            weighed = (
+                f"the expression model, weighing both, answers {label}"
+                if learned
+                else f"combined, {label} is the more likely"
+            )
             text += (
-                f" The appearance classifier leaned to {appearance_label} and the action units to {au_label};"
-                f" combined, {label} is the more likely."
+                f" Appearance and action units disagree: the appearance classifier leaned to {appearance_label}"
+                f" and the action units to {au_label}; {weighed}."
             )
         if agreement.ambiguous:
-            text += f" It is a close call with {second} ({fused[second]:.0%})."
+            text += f" It is a close call with {second} ({dist[second]:.0%})."
         elif agreement.mixed:
             text += f" Some {' and '.join(agreement.mixed[1:])} shows too: a blended expression."
-        expression = Expression(
-            label=label,
-            probabilities={k: round(v, 4) for k, v in fused.items()},
-            source="fused" if appearance else "action_units",
+        scale = getattr(face.quality, "confidence_scale", 1.0)
+        if scale < 1.0 and face.quality.issues:
+            text += " Less certain: " + "; ".join(face.quality.issues) + "."
+        expression = (
+            face.expression
+            if learned
+            else Expression(
+                label=label,
+                probabilities={k: round(v, 4) for k, v in dist.items()},
+                source="fused" if appearance else "action_units",
+            )
         )
         reasoning = Reasoning(
             label=label,
             text=text,
-            confidence=round(fused[label], 4),
+            confidence=round(dist[label] * scale, 4),
             evidence=evidence,
             agreement=agreement,
             reasoner=self.name,
