@@ -10,12 +10,15 @@ Two modes, chosen by what PATH is:
   It prints accuracy, macro-F1 and the confusion matrix, the same broken down by each demographic column, and
   for the pairs the share in which AU12 (and AU06) is higher in the smiling photo. The pair check compares AU
   *probabilities* (continuous), not the present/absent calls or the clipped 0-5 intensities, which tie at 0.
+* an **expression model** file written by ``fea-agent train`` (JSON): the person-grouped cross-validated numbers
+  of its training run (accuracy, mean and per-class recall, confusion, by group), read from its header.
 * a **FACS-coded CSV** (one row per frame or image: a column naming the image, then ``AU01``, ``AU12``, ... or
   ``1``, ``12``, ... holding 0-5 intensities or 0/1 occurrence, as DISFA and BP4D users keep them): per-AU F1 of
   our ``present`` calls against code > 0 (``--present-at`` sets the coded level that counts as present) and the
   Pearson correlation of our 0-5 intensity with the coded one.
 
     python tools/evaluate.py ../shared/data/frl-london
+    python tools/evaluate.py fea_agent/expression/default_model.json
     python tools/evaluate.py codes.csv --images frames/ --json
 
 Labels are matched case-insensitively with the usual synonyms (happy -> happiness, angry -> anger, sad ->
@@ -350,6 +353,10 @@ def format_folder_report(report: dict[str, Any]) -> str:
         lines.append(
             f"{name:14s} {_fmt(s['accuracy']):>8s} {_fmt(s['macro_f1']):>8s} {_fmt(report['neutral_kept'][name]):>12s}"
         )
+    lines += ["", "recall per class"]
+    for name, s in views.items():
+        recall = ", ".join(f"{k} {_fmt(v)}" for k, v in s["per_label_recall"].items())
+        lines.append(f"  {name:14s} {recall}")
     for name, s in views.items():
         labels = sorted(set(s["confusion"]) | {p for c in s["confusion"].values() for p in c})
         lines += ["", f"confusion matrix, {name} (rows: truth, columns: predicted)"]
@@ -375,6 +382,39 @@ def format_folder_report(report: dict[str, Any]) -> str:
     if report["failures"]:
         lines += ["", f"{len(report['failures'])} image(s) without a usable face (counted as wrong):"]
         lines += [f"  {name}: {why}" for name, why in sorted(report["failures"].items())]
+    return "\n".join(lines)
+
+
+def training_report(path: Path) -> dict[str, Any]:
+    """The person-grouped validation numbers an expression model file carries (see ``fea-agent train``)."""
+    from fea_agent.expression.model import ExpressionModel
+
+    header = ExpressionModel.load(path).header
+    return {"model": str(path), "command": header.training.get("command"), **header.metrics}
+
+
+def format_training_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['model']}: person-grouped {report['folds']}-fold cross-validation of its training run",
+        f"  trained by: {report['command']}",
+    ]
+    for folder, s in report["folders"].items():
+        lines += [
+            "",
+            f"{folder}: {s['n']} photos, accuracy {_fmt(s['accuracy'])}, mean recall {_fmt(s['mean_recall'])}, "
+            f"{s['no_face']} without a usable face (counted as wrong)",
+            "  recall per class: " + ", ".join(f"{k} {_fmt(v)}" for k, v in s["per_class_recall"].items()),
+        ]
+        predicted = sorted({p for c in s["confusion"].values() for p in c})
+        lines.append("  confusion (rows: truth, columns: answer)")
+        lines.append(" " * 14 + "".join(f"{lab[:9]:>10s}" for lab in predicted))
+        for t, c in s["confusion"].items():
+            lines.append(f"  {t[:11]:12s}" + "".join(f"{c.get(lab, 0):10d}" for lab in predicted))
+        for column, groups in s["by"].items():
+            lines.append(
+                f"  accuracy by {column}: "
+                + ", ".join(f"{g} {_fmt(v['accuracy'])} (n={v['n']})" for g, v in groups.items())
+            )
     return "\n".join(lines)
 
 
@@ -414,7 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
-        "path", type=Path, help="a labelled folder (with labels.csv) or a FACS-coded CSV file"
+        "path",
+        type=Path,
+        help="a labelled folder (with labels.csv), an expression model (.json) or a FACS-coded CSV file",
     )
     parser.add_argument(
         "--reasoner",
@@ -434,6 +476,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.path.exists():
         print(f"evaluate: {args.path} does not exist", file=sys.stderr)
         return 2
+    if args.path.suffix == ".json":
+        try:
+            report = training_report(args.path)
+        except FEAError as exc:
+            print(f"evaluate: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, indent=2, default=str) if args.json else format_training_report(report))
+        return 0
     reasoners: dict[str, Any] = {}
     for name in args.reasoner or ["facs"]:
         try:
