@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--prior-strength",
         type=float,
         default=d.prior_strength,
-        help="0: every learned label equally likely a priori; 1: as often as in the training data "
-        f"(default {d.prior_strength})",
+        help="0: every learned label equally likely a priori; 1: as often as in the training data; below 0 "
+        f"favours rare labels further, trading accuracy for mean recall (default {d.prior_strength})",
     )
     p.add_argument(
         "--min-per-label", type=int, default=20, help="labels with fewer photos are not learned (default 20)"

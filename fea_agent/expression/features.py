@@ -208,12 +208,6 @@ def feature_names(*, embedding: bool) -> list[str]:
     return names
 
 
-def appearance_columns(*, embedding: bool) -> slice:
-    """Where the appearance columns (log-probabilities, embedding) sit in the vector."""
-    n = len(feature_names(embedding=embedding))
-    return slice(n - len(APPEARANCE_LABELS) - (EMBEDDING_SIZE if embedding else 0), n)
-
-
 def face_features(
     face: Face,
     appearance_probabilities: dict[str, float] | None,

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fea_agent.errors import ModelFileError
-from fea_agent.expression.features import FEATURE_VERSION, appearance_columns, face_features, feature_names
+from fea_agent.expression.features import FEATURE_VERSION, face_features, feature_names
 from fea_agent.results import EXPRESSION_LABELS, Expression, Face
 
 FORMAT = "fea-agent-expression-model"
@@ -67,8 +67,11 @@ class ExpressionModel:
         scale: np.ndarray,
         layers: Sequence[tuple[np.ndarray, np.ndarray]],
         log_prior: np.ndarray,
+        name: str | None = None,
     ) -> None:
         self.header = header
+        #: What results call this model (``expression.model``): a registry name or the path it was loaded from.
+        self.name = name or header.name
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
         self.layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)) for w, b in layers]
@@ -76,10 +79,6 @@ class ExpressionModel:
         self.log_prior = np.asarray(log_prior, dtype=np.float64)
         self._check()
         self._trained = np.array([EXPRESSION_LABELS.index(k) for k in header.trained_labels])
-
-    @property
-    def name(self) -> str:
-        return self.header.name
 
     def _check(self) -> None:
         h = self.header
@@ -120,7 +119,7 @@ class ExpressionModel:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Rows of probabilities over all eight labels (untrained labels 0), calibrated."""
-        z = self.logits(features) / self.header.temperature + self.log_prior
+        z = (self.logits(features) + self.log_prior) / self.header.temperature
         z = np.exp(z - z.max(axis=1, keepdims=True))
         z /= z.sum(axis=1, keepdims=True)
         out = np.zeros((z.shape[0], len(EXPRESSION_LABELS)))
@@ -180,8 +179,11 @@ class ExpressionModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> ExpressionModel:
-        """Read a model file; :class:`~fea_agent.errors.ModelFileError` says what is wrong with a bad one."""
+    def load(cls, path: str | Path, *, name: str | None = None) -> ExpressionModel:
+        """Read a model file; :class:`~fea_agent.errors.ModelFileError` says what is wrong with a bad one.
+
+        ``name`` is what results call it (default: the path as given)."""
+        name = name or str(path)
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(
@@ -199,6 +201,7 @@ class ExpressionModel:
                 scale=np.array(weights["scale"], dtype=np.float64),
                 layers=[(np.array(x["w"]), np.array(x["b"])) for x in weights["layers"]],
                 log_prior=np.array(weights["log_prior"], dtype=np.float64),
+                name=name,
             )
         except ModelFileError as exc:
             raise ModelFileError(f"{path}: {exc}") from None
@@ -209,4 +212,22 @@ class ExpressionModel:
             ) from None
 
 
-__all__ = ["ExpressionModel", "InputModel", "ModelHeader", "appearance_columns"]
+def load_default() -> ExpressionModel:
+    """The shipped model, verified against its registered sha256 (no download: it is inside the package)."""
+    from fea_agent.models.registry import model_path
+
+    return ExpressionModel.load(model_path("expression"), name="expression")
+
+
+def load_expression_model(choice: str | Path | None) -> ExpressionModel | None:
+    """``PipelineOptions.expression_model``: None or 'default' for the shipped model, 'none' for no model,
+    a registry name, or a path to a file written by ``fea-agent train``."""
+    from fea_agent.models.registry import MODELS, model_path
+
+    if choice is None or str(choice) in ("default", "expression"):
+        return load_default()
+    if str(choice) == "none":
+        return None
+    if str(choice) in MODELS:
+        return ExpressionModel.load(model_path(str(choice)), name=str(choice))
+    return ExpressionModel.load(choice)

@@ -288,7 +288,7 @@ def train(
     def answer(s: Sample) -> str:
         if s.features is None or not s.usable:
             return NO_FACE
-        return trained[int(np.argmax(answers[id(s)] / temperature + offset_all))]
+        return trained[int(np.argmax(answers[id(s)] + offset_all))]
 
     metrics = validate(samples, [answer(s) for s in samples])
     metrics["folds"] = folds
