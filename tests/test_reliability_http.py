@@ -110,13 +110,14 @@ def test_bearer_scheme_is_case_insensitive_and_one_authorization_header_only(run
         )
 
 
-def test_malformed_json_rpc_gets_parse_errors_and_unknown_methods_method_not_found(runtime: Runtime):
+def test_malformed_json_rpc_gets_parse_invalid_request_and_method_not_found_errors(runtime: Runtime):
     with serving(runtime, "127.0.0.1") as url:
         bodies = {
             "invalid UTF-8": b'{"jsonrpc": "2.0", "id": 1, "method": "\xff\xfe"}',
             "deep nesting": b"[" * 50_000 + b"]" * 50_000,
             "5,000-digit id": b'{"jsonrpc": "2.0", "id": ' + b"9" * 5000 + b', "method": "ping"}',
             "not JSON": b"{nope",
+            "a lone surrogate": b'{"jsonrpc": "2.0", "id": "\\ud800", "method": "ping"}',
         }
         for what, body in bodies.items():
             response = httpx.post(url, content=body, headers=ACCEPT)
@@ -128,6 +129,18 @@ def test_malformed_json_rpc_gets_parse_errors_and_unknown_methods_method_not_fou
             "id": 7,
             "error": {"code": -32601, "message": "Method not found: tools/destroy"},
         }
+        invalid = {
+            "a batch": [{"jsonrpc": "2.0", "id": 1, "method": "ping"}],
+            "JSON-RPC 1.0": {"jsonrpc": "1.0", "id": 1, "method": "ping"},
+            "no method": {"jsonrpc": "2.0", "id": 1},
+            "a float id": {"jsonrpc": "2.0", "id": 1.5, "method": "ping"},
+            "params not an object": {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": 5},
+            "a string": "ping",
+        }
+        for what, message in invalid.items():
+            response = httpx.post(url, json=message, headers=ACCEPT)
+            assert response.status_code == 400, what
+            assert response.json()["error"]["code"] == -32600 and response.json()["id"] is None, what
         assert httpx.post(url, json=INIT, headers=ACCEPT).status_code == 200  # and the server goes on
 
 

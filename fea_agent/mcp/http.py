@@ -19,6 +19,7 @@ import hmac
 import ipaddress
 import json
 import os
+import re
 import typing
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +34,12 @@ MAX_REQUEST_BYTES = MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 
 #: JSON-RPC error codes (https://www.jsonrpc.org/specification#error_object).
 PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
+
+#: A JSON escape of a UTF-16 surrogate: only these can put a lone surrogate (which cannot be encoded back to
+#: UTF-8, so the SDK fails writing its answer) into a body that decodes as UTF-8.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 Scope = dict[str, Any]
 
@@ -204,15 +210,22 @@ class GuardMiddleware:
         return b"".join(chunks)
 
     async def _json_rpc_ok(self, body: bytes, send: Any) -> bool:
-        """Parse errors and unknown methods answered here: the SDK answers them with 500 or -32602."""
+        """Framing errors answered here, as JSON-RPC says: the SDK answers them with 500, an empty stream, or
+        -32602 with the id "server-error"."""
         try:
             message = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            if _SURROGATE_ESCAPE.search(body):
+                json.dumps(message, ensure_ascii=False).encode("utf-8")  # a lone surrogate fails here
+        except (UnicodeError, ValueError, RecursionError) as exc:
             # ValueError: bad JSON, or an integer too long to convert; RecursionError: nesting too deep
             reason = "too deeply nested" if isinstance(exc, RecursionError) else str(exc)[:200]
             await _rpc_error(send, 400, None, PARSE_ERROR, f"Parse error: {reason}")
             return False
-        method = message.get("method") if isinstance(message, dict) else None
+        problem = _framing_problem(message)
+        if problem is not None:
+            await _rpc_error(send, 400, None, INVALID_REQUEST, f"Invalid Request: {problem}")
+            return False
+        method = message.get("method")
         if isinstance(method, str) and method not in MCP_METHODS:
             request_id = message.get("id")
             request_id = request_id if isinstance(request_id, (str, int)) else None
@@ -223,6 +236,23 @@ class GuardMiddleware:
 
     def _too_large(self) -> str:
         return f"request is larger than the limit of {self.max_request_bytes:,} bytes; send a smaller image"
+
+
+def _framing_problem(message: Any) -> str | None:
+    """What makes ``message`` not a single JSON-RPC 2.0 message (MCP has no batches since 2025-06-18)."""
+    if not isinstance(message, dict):
+        return f"expected one JSON-RPC message (an object), got {type(message).__name__}"
+    if message.get("jsonrpc") != "2.0":
+        return 'the "jsonrpc" member must be "2.0"'
+    if "id" in message and (isinstance(message["id"], bool) or not isinstance(message["id"], (str, int))):
+        return '"id" must be a string or an integer'
+    if "method" in message:
+        if not isinstance(message["method"], str):
+            return '"method" must be a string'
+        return None if isinstance(message.get("params", {}), dict) else '"params" must be an object'
+    if ("result" in message or "error" in message) and "id" in message:
+        return None
+    return 'a message needs a "method" (request, notification) or an "id" with a "result" or "error"'
 
 
 def resolve_token(host: str, token: str | None = None, *, allow_no_auth: bool = False) -> str | None:
