@@ -53,9 +53,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             analysis = pipeline.run(image)
             result = analysis.result
-        except FEAError as exc:
+            if args.out:
+                target = _out_path(args.out, image, many)
+                save_annotated(analysis.rgb, result, str(target), landmarks=not args.no_landmarks)
+        except Exception as exc:  # one bad input must not lose the others' results (FEAError or not)
             failed.append(image)
-            message = str(exc)
+            message = (
+                str(exc) if isinstance(exc, FEAError) else f"internal error: {type(exc).__name__}: {exc}"
+            )
             if args.json or args.jsonl:
                 record = {"source": image, "error": message}
                 records.append(record)
@@ -64,10 +69,6 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"{image}: error: {message}", flush=True)
             continue
-        if args.out:
-            save_annotated(
-                analysis.rgb, result, str(_out_path(args.out, image, many)), landmarks=not args.no_landmarks
-            )
         if args.jsonl:
             print(result.model_dump_json(), flush=True)
         elif args.json:
