@@ -14,9 +14,9 @@ from fea_agent import __version__
 
 #: Subcommand modules, in help order. A module that fails to import (an optional extra is missing) still
 #: gets its subcommand, which then says what to install.
-COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "batch", "serve", "demo")
+COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "live", "batch", "serve", "demo")
 
-_EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "scale", "batch": "scale"}
+_EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "scale", "live": "scale", "batch": "scale"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,11 +10,11 @@ from typing import Any
 
 import gradio as gr
 
-from fea_agent.demo import plots
 from fea_agent.demo.analysis import analyze, decode, user_errors
 from fea_agent.demo.uploads import Upload, ephemeral_image
 from fea_agent.facs.catalogue import describe
 from fea_agent.pipeline import FEAPipeline
+from fea_agent.render import plots
 
 
 def build(pipeline: FEAPipeline) -> None:
