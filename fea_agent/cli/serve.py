@@ -14,7 +14,12 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the tools (MCP)", description=__doc__)
+    p = sub.add_parser(
+        "serve",
+        help="serve the tools (MCP)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the examples one per line
+    )
     kinds = p.add_subparsers(dest="server", required=True, metavar="SERVER")
     m = kinds.add_parser(
         "mcp",
