@@ -110,8 +110,12 @@ class ActionUnit(_Model):
 class Expression(_Model):
     """An expression label with its distribution over the label set."""
 
-    label: ExpressionLabel
-    probabilities: dict[str, float] = Field(description="Label -> probability, summing to 1.")
+    label: ExpressionLabel | None = Field(
+        description="The expression; None when the face cannot be read reliably (the quality issues say why)."
+    )
+    probabilities: dict[str, float] = Field(
+        description="Label -> probability, summing to 1; empty when the face cannot be read."
+    )
     source: Literal["appearance", "action_units", "fused"] = Field(
         "appearance",
         description="'appearance': the image classifier alone; 'action_units': FACS prototypes alone; "
@@ -166,15 +170,39 @@ class Agreement(_Model):
     mixed: list[str] = Field(default_factory=list, description="Labels that co-occur, for a blended face.")
 
 
+#: The reasoning label of a face that cannot be read reliably: the reasoner says why instead of guessing.
+ABSTAIN = "abstain"
+#: The reasoning label when a generative reasoner's answer names no expression (the measured one stands).
+UNKNOWN = "unknown"
+
+
 class Reasoning(_Model):
     """The reasoner's answer: label first, then a description grounded in facial actions."""
 
-    label: str = Field(description="Expression label, or 'abstain' when the face is not usable.")
+    label: ExpressionLabel | Literal["abstain", "unknown"] = Field(
+        description="Expression label; 'abstain' when the face is not usable; 'unknown' when a generative "
+        "reasoner's answer named no expression (the measured expression then stands)."
+    )
     text: str = Field(description="'<Label>. <description grounded in the AUs>' (FEALLM's answer form).")
     confidence: float = Field(ge=0, le=1)
     evidence: list[AUEvidence] = Field(default_factory=list)
     agreement: Agreement = Field(default_factory=Agreement)
     reasoner: str = Field("facs", description="Which backend produced this answer.")
+
+    @property
+    def abstained(self) -> bool:
+        """True when the reasoner declined to label the face (``label == 'abstain'``)."""
+        return self.label == ABSTAIN
+
+    @classmethod
+    def abstention(cls, why: str, reasoner: str) -> Reasoning:
+        """The answer for a face that cannot be read: no label, no confidence, and why, in words."""
+        return cls(
+            label=ABSTAIN,
+            text=f"Abstain. The face cannot be read reliably: {why}.",
+            confidence=0.0,
+            reasoner=reasoner,
+        )
 
 
 class Face(_Model):
@@ -214,6 +242,23 @@ class Face(_Model):
     )
     quality: FaceQuality
     reasoning: Reasoning | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The face's answer: the reasoner's label, else the appearance label; None when the reasoner
+        abstained or nothing classified the face."""
+        if self.reasoning is not None and self.reasoning.label != UNKNOWN:
+            return None if self.reasoning.abstained else self.reasoning.label
+        return self.expression.label if self.expression is not None else None
+
+    @property
+    def confidence(self) -> float | None:
+        """The probability of :attr:`label` (None when there is no label)."""
+        if self.reasoning is not None and self.reasoning.label != UNKNOWN:
+            return None if self.reasoning.abstained else self.reasoning.confidence
+        if self.expression is not None and self.expression.label is not None:
+            return self.expression.probabilities.get(self.expression.label)
+        return None
 
     def au(self, code: str) -> ActionUnit | None:
         """The AU with this code (``'AU12'`` or ``'12'``), or None."""

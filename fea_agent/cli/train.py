@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model_dir is not None:
         from fea_agent import FEAPipeline
 
-        pipeline = FEAPipeline(reasoner=None, model_dir=args.model_dir)
+        pipeline = FEAPipeline(reasoner=None, expression_model=None, model_dir=args.model_dir)
     try:
         result = train(
             args.folders,

@@ -19,7 +19,10 @@ back on the AU evidence alone.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from dataclasses import asdict
 
 import numpy as np
 
@@ -239,3 +242,12 @@ def face_features(
     else:
         parts.append([math.nan] * (len(APPEARANCE_LABELS) + (EMBEDDING_SIZE if with_embedding else 0)))
     return np.array([v for part in parts for v in part], dtype=np.float64), measured
+
+
+def au_calibration_digest() -> str:
+    """sha256 of the blendshape -> AU calibration table: AU inputs change when it does."""
+    from fea_agent.perception import action_units as au
+
+    table = {code: asdict(cal) for code, cal in au.AU_FROM_BLENDSHAPES.items()}
+    extra = [au.GATE_START, au.GATE_FULL, au.LIFT_REST, au.LIFT_FULL, au.LIFT_WEIGHT]
+    return hashlib.sha256(json.dumps([table, extra], sort_keys=True).encode()).hexdigest()

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Standardised inputs are clipped to this many standard deviations: a blendshape that is almost always 0 in
+#: training (mouthClose) must not dominate the answer when a new photo's value is far out in its tail.
+CLIP = 4.0
+
+
+def standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(x - mean) / scale, clipped to ±CLIP; unmeasured values (NaN) become the training mean (0)."""
+    return np.clip(np.nan_to_num((x - mean) / scale, nan=0.0), -CLIP, CLIP)
+
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -33,7 +42,7 @@ class Network:
     layers: list[tuple[np.ndarray, np.ndarray]]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        z = np.nan_to_num((x - self.mean) / self.scale, nan=0.0)
+        z = standardise(x, self.mean, self.scale)
         for i, (w, b) in enumerate(self.layers):
             z = z @ w + b
             if i < len(self.layers) - 1:
@@ -71,7 +80,7 @@ def fit_network(
     ``sample_weight`` multiplies the class-balancing weights (e.g. to give a small studio set a say)."""
     rng = np.random.default_rng(settings.seed)
     mean, scale = standardiser(x)
-    z = np.nan_to_num((x - mean) / scale, nan=0.0)
+    z = standardise(x, mean, scale)
     n, d = z.shape
     weights = class_weights(y, k, settings.balance)
     if sample_weight is not None:

@@ -19,9 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fea_agent.errors import ModelFileError
 from fea_agent.expression.features import FEATURE_VERSION, face_features, feature_names
+from fea_agent.expression.fit import standardise
 from fea_agent.results import EXPRESSION_LABELS, Expression, Face
 
 FORMAT = "fea-agent-expression-model"
+#: Two implementations of the same MediaPipe networks: features from either fit a model trained on the other.
+COMPATIBLE_LANDMARKS = {"mediapipe", "mediapipe-tasks"}
 
 
 class InputModel(BaseModel):
@@ -105,12 +108,34 @@ class ExpressionModel:
                 f"expression model {h.name!r} has weights of the wrong shape or non-finite values"
             )
 
+    def mismatches(self, backends: dict[str, str | None]) -> list[str]:
+        """What differs between the inputs this model was trained on and a pipeline's (stage -> backend name),
+        in words; empty when they match. Model files are compared by sha256, the AU formula by its digest."""
+        from fea_agent.expression.features import au_calibration_digest
+        from fea_agent.models.registry import MODELS
+
+        out = []
+        for i in self.header.inputs:
+            now = backends.get(i.stage)
+            if now is None:
+                continue
+            if now != i.backend and {now, i.backend} != COMPATIBLE_LANDMARKS:
+                out.append(f"{i.stage} backend {now!r}, trained on {i.backend!r}")
+            elif i.model in MODELS and i.sha256 and MODELS[i.model].sha256 != i.sha256:
+                out.append(f"{i.stage} model file {i.model} has changed since training")
+            elif (
+                i.stage == "action_units"
+                and i.backend == "blendshapes"
+                and i.sha256 != au_calibration_digest()
+            ):
+                out.append("the blendshape-to-AU calibration has changed since training")
+        return out
+
     # -- inference -----------------------------------------------------------------------------------------
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Uncalibrated scores over the trained labels for rows of raw features (NaN: not measured)."""
-        z = (np.atleast_2d(features) - self.mean) / self.scale
-        z = np.where(np.isnan(z), 0.0, z)  # a missing value becomes the training mean
+        z = standardise(np.atleast_2d(features), self.mean, self.scale)  # missing values -> the mean
         for i, (w, b) in enumerate(self.layers):
             z = z @ w + b
             if i < len(self.layers) - 1:

@@ -15,7 +15,6 @@ everything. The model is written at exactly ``--out`` with a markdown model card
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import shlex
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fea_agent.expression.features import FEATURE_VERSION, face_features, feature_names
+from fea_agent.expression.features import FEATURE_VERSION, au_calibration_digest, face_features, feature_names
 from fea_agent.expression.fit import (
     FitSettings,
     fit_network,
@@ -109,63 +108,61 @@ def _group_value(column: str, value: str) -> str:
     return value
 
 
-def extract(
-    folder: Path, samples: list[Sample], pipeline: Any, appearance: Any, progress: Progress | None = None
-) -> None:
+def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progress | None = None) -> None:
     """Fill each sample's features from the pipeline's analysis of its photo (the largest face)."""
-    from fea_agent.backends.base import Detection
     from fea_agent.errors import FEAError
-    from fea_agent.io.images import load_image
 
     for i, s in enumerate(samples):
         try:
-            loaded = load_image(folder / s.file)
-            faces = pipeline.analyze_loaded(loaded).faces
+            analysis = pipeline.run(folder / s.file, reasoner=None)
         except (FEAError, OSError) as exc:
             s.why = str(exc)
-            faces = []
-        face = max(faces, key=lambda f: f.bbox.width * f.bbox.height) if faces else None
-        if face is None:
+            analysis = None
+        faces = analysis.faces if analysis is not None else []
+        if not faces:
             s.why = s.why or "no face found"
         else:
-            b = face.bbox
-            det = Detection((b.x, b.y, b.width, b.height), face.score, np.asarray(face.keypoints))
-            out = appearance.predict(loaded.rgb, [det])[0]
-            row = face_features(face, out.probabilities, out.features, with_embedding=True)
+            main = max(range(len(faces)), key=lambda j: faces[j].bbox.width * faces[j].bbox.height)
+            look = analysis.appearance[main] if main < len(analysis.appearance) else None
+            row = face_features(
+                faces[main],
+                look.probabilities if look is not None else None,
+                look.features if look is not None else None,
+                with_embedding=True,
+            )
             if row is None:
                 s.why = "the landmarker found no face in the crop"
             else:
                 s.features = row[0]
-                s.usable = face.quality.usable
-                s.why = "; ".join(face.quality.issues)
+                s.usable = faces[main].quality.usable
+                s.why = "; ".join(faces[main].quality.issues)
         if progress is not None:
             progress(folder.name, i + 1, len(samples))
 
 
-def current_inputs(model_dir: Path | None = None) -> list[InputModel]:
-    """The perception models the default pipeline uses now, with the sha256 of their files."""
+#: Backend -> the registry name of its model file, for the backends whose file is known here.
+_MODEL_FILES = {
+    "yunet": "yunet",
+    "mediapipe": "face_landmarker",
+    "mediapipe-tasks": "face_landmarker",
+    "fer": "fer",
+}
+
+
+def current_inputs(backends: dict[str, str | None]) -> list[InputModel]:
+    """What a pipeline with these backends (stage -> name) feeds the model, with the sha256 of model files."""
     from fea_agent.models.registry import MODELS
 
-    def entry(stage: str, backend: str, model: str | None) -> InputModel:
-        return InputModel(
-            stage=stage, backend=backend, model=model, sha256=MODELS[model].sha256 if model else None
-        )
-
-    return [
-        entry("detector", "yunet", "yunet"),
-        entry("landmarks", "mediapipe", "face_landmarker"),
-        InputModel(stage="action_units", backend="blendshapes", model=None, sha256=au_calibration_digest()),
-        entry("appearance", "fer", "fer"),
-    ]
-
-
-def au_calibration_digest() -> str:
-    """sha256 of the blendshape -> AU calibration table: AU inputs change when it does."""
-    from fea_agent.perception import action_units as au
-
-    table = {code: asdict(cal) for code, cal in au.AU_FROM_BLENDSHAPES.items()}
-    extra = [au.GATE_START, au.GATE_FULL, au.LIFT_REST, au.LIFT_FULL, au.LIFT_WEIGHT]
-    return hashlib.sha256(json.dumps([table, extra], sort_keys=True).encode()).hexdigest()
+    out = []
+    for stage, backend in backends.items():
+        if backend is None:
+            continue
+        model = _MODEL_FILES.get(backend)
+        sha = MODELS[model].sha256 if model in MODELS else None
+        if stage == "action_units" and backend == "blendshapes":
+            sha = au_calibration_digest()
+        out.append(InputModel(stage=stage, backend=backend, model=model, sha256=sha))
+    return out
 
 
 # -- fitting and validation ------------------------------------------------------------------------------------
@@ -230,9 +227,6 @@ def train(
     log: Callable[[str], None] = lambda _: None,
 ) -> TrainingResult:
     """Analyse, cross-validate by person, fit and write the model at ``out`` and its card at ``out.with_suffix('.md')``."""
-    from fea_agent.models.registry import model_path
-    from fea_agent.perception.expression import FERClassifier
-
     settings = settings or FitSettings()
     folders = [Path(f) for f in folders]
     samples: list[Sample] = []
@@ -241,12 +235,18 @@ def train(
     if pipeline is None:
         from fea_agent import FEAPipeline
 
-        pipeline = FEAPipeline(reasoner=None)
+        pipeline = FEAPipeline(reasoner=None, expression_model=None)
+    o = pipeline.options
+    backends = {
+        "detector": o.detector,
+        "landmarks": o.landmarks,
+        "action_units": o.action_units,
+        "appearance": o.appearance,
+    }
     try:
-        appearance = FERClassifier(model_path("fer"))
         for folder in folders:
             rows = read_labels(folder)
-            extract(folder, rows, pipeline, appearance, progress)
+            extract(folder, rows, pipeline, progress)
             samples += rows
     finally:
         if own_pipeline:
@@ -304,7 +304,7 @@ def train(
         embedding=True,
         labels=list(EXPRESSION_LABELS),
         trained_labels=trained,
-        inputs=current_inputs(),
+        inputs=current_inputs(backends),
         hidden=settings.hidden,
         temperature=round(temperature, 6),
         training={

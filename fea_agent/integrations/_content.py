@@ -36,6 +36,8 @@ def _box(b: BoundingBox) -> str:
 
 def _top(expression: Expression, n: int = 3) -> str:
     probs = sorted(expression.probabilities.items(), key=lambda kv: -kv[1])[:n]
+    if expression.label is None:
+        return "none (the face cannot be read reliably)"
     return f"{expression.label} (" + ", ".join(f"{k} {v:.0%}" for k, v in probs) + ")"
 
 

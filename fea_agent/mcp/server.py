@@ -28,6 +28,7 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
+from fea_agent import __version__
 from fea_agent.agent_tools import ToolSpec, annotated_image, tools_for
 from fea_agent.errors import FEAError
 from fea_agent.mcp.runtime import Runtime
@@ -120,7 +121,7 @@ def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
     return call
 
 
-def _register_resources(server: FastMCP) -> None:
+def _register_resources(server: FastMCP, runtime: Runtime) -> None:
     from fea_agent.facs.catalogue import AU_CATALOGUE
     from fea_agent.facs.prototypes import PROTOTYPES
 
@@ -144,6 +145,33 @@ def _register_resources(server: FastMCP) -> None:
     )
     def emotion_prototypes() -> str:
         return json.dumps([dataclasses.asdict(p) for p in PROTOTYPES.values()], indent=1)
+
+    @server.resource(
+        "fea://backends",
+        name="backends",
+        title="Backends of this server",
+        description="The backend each stage runs on this server and its device, then every registered "
+        "backend with whether it could run here and, if not, why.",
+        mime_type="application/json",
+    )
+    def backends() -> str:
+        from fea_agent.backends.registry import describe_all
+
+        runtime.load()
+        pipeline = runtime.pipelines[0]
+        options = pipeline.options
+        active = {
+            stage: getattr(options, stage)
+            for stage in ("detector", "landmarks", "action_units", "appearance", "reasoner")
+        }
+        return json.dumps(
+            {
+                "active": active,
+                "devices": pipeline.devices,
+                "registered": [b.model_dump() for b in describe_all()],
+            },
+            indent=1,
+        )
 
 
 def _register_prompt(server: FastMCP) -> None:
@@ -191,6 +219,8 @@ def build_server(
         port=port,
         streamable_http_path="/mcp",
     )
+    # FastMCP takes no version: without this, serverInfo.version is the MCP SDK's, not fea-agent's.
+    server._mcp_server.version = __version__
     read_only = ToolAnnotations(
         readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
     )
@@ -207,6 +237,6 @@ def build_server(
         for schema in (tool.parameters, tool.fn_metadata.output_schema):
             if schema is not None:
                 schema.setdefault("$schema", SCHEMA_DIALECT)
-    _register_resources(server)
+    _register_resources(server, runtime)
     _register_prompt(server)
     return server

@@ -2,9 +2,9 @@
 
 The limits come from the expression model's person-grouped validation on ``../shared/data`` (3,609 photos):
 accuracy is 0.78 on faces turned less than 20°, 0.70 at 20-30°, about 0.5 at 30-50° (still far above
-abstaining, which counts as wrong) and no better than guessing beyond; 0.78 on faces of 128 px or more, 0.3-0.5
-at 32-96 px and none right below 32 px. So a face is answered with lower confidence where the evidence still
-holds (turned 30-50°, pitched 25-40°, 32-96 px) and abstained on where it does not.
+abstaining, which counts as wrong) and no better than guessing beyond; 0.78 on faces of 128 px or more, about
+0.5 at 64-128 px, 0.3 at 32-64 px (n=71) and none right below 32 px. So a face is answered with lower confidence
+where the evidence still holds (turned 30-50°, pitched 25-40°, 32-64 px) and abstained on where it does not.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fea_agent.results import FaceQuality, HeadPose
 #: Faces smaller than this (shorter box side, pixels) are too small for AUs or expression.
 MIN_FACE_PX = 32.0
 #: Below this size the face is answered with lower confidence.
-SMALL_FACE_PX = 96.0
+SMALL_FACE_PX = 64.0
 #: Beyond this yaw or pitch (degrees) the face is not frontal: answered with lower confidence.
 MAX_FRONTAL_YAW = 30.0
 MAX_FRONTAL_PITCH = 25.0
@@ -23,7 +23,7 @@ MAX_YAW = 50.0
 MAX_PITCH = 40.0
 #: Confidence factors for a usable face that is turned or small (measured accuracy there over accuracy overall).
 TURNED_FACTOR = 0.65
-SMALL_FACTOR = 0.55
+SMALL_FACTOR = 0.45
 
 
 def assess(
@@ -33,10 +33,17 @@ def assess(
     landmarks_found: bool,
     presence: float,
     pose: HeadPose | None,
+    landmarks_expected: bool = True,
 ) -> FaceQuality:
+    """``landmarks_expected``: False when the pipeline runs no landmarks stage (then their absence, and an
+    unknown pose, say nothing about the face)."""
     size = float(min(box[2], box[3]))
-    frontal = pose is not None and abs(pose.yaw) <= MAX_FRONTAL_YAW and abs(pose.pitch) <= MAX_FRONTAL_PITCH
-    readable_pose = pose is not None and abs(pose.yaw) <= MAX_YAW and abs(pose.pitch) <= MAX_PITCH
+    frontal = (
+        abs(pose.yaw) <= MAX_FRONTAL_YAW and abs(pose.pitch) <= MAX_FRONTAL_PITCH
+        if pose is not None
+        else not landmarks_expected
+    )
+    readable_pose = pose is None or (abs(pose.yaw) <= MAX_YAW and abs(pose.pitch) <= MAX_PITCH)
     issues, cautions = [], []
     scale = 1.0
     if size < MIN_FACE_PX:
@@ -44,7 +51,7 @@ def assess(
     elif size < SMALL_FACE_PX:
         cautions.append(f"face is small ({size:.0f} px), so the answer is less certain")
         scale *= SMALL_FACTOR
-    if not landmarks_found:
+    if not landmarks_found and landmarks_expected:
         issues.append("the landmarker found no face in the crop (occluded, cut off or not a face)")
     elif pose is not None and not readable_pose:
         issues.append(

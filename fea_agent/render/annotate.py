@@ -13,9 +13,9 @@ _COLOURS = [(46, 204, 113), (52, 152, 219), (231, 76, 60), (241, 196, 15), (155,
 def face_caption(face: Face, top_aus: int = 3) -> list[str]:
     """Short caption lines for a face: label and confidence, then its strongest present AUs."""
     lines = []
-    if face.reasoning is not None and face.reasoning.label == "abstain":
-        lines.append("abstain")
-    elif face.expression is not None:
+    if (face.reasoning is not None and face.reasoning.abstained) or not face.quality.usable:
+        return ["abstain"]  # no label, confidence or AUs that would look trustworthy
+    if face.expression is not None and face.expression.label is not None:
         p = face.expression.probabilities.get(face.expression.label, 0.0)
         lines.append(f"{face.expression.label} {p:.0%}")
     strongest = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)[:top_aus]

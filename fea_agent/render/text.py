@@ -16,7 +16,9 @@ def format_result(result: ImageResult, *, top_aus: int = 5) -> str:
         lines.append(
             f"  face {i}: box x={b.x:.0f} y={b.y:.0f} w={b.width:.0f} h={b.height:.0f}, score {face.score:.2f}"
         )
-        if face.expression is not None:
+        if not face.quality.usable:  # no label, distribution or AUs that would look trustworthy
+            lines.append("    expression: none (the face cannot be read reliably)")
+        elif face.expression is not None and face.expression.label is not None:
             probs = sorted(face.expression.probabilities.items(), key=lambda kv: -kv[1])[:3]
             lines.append(
                 f"    expression: {face.expression.label} ("
@@ -24,7 +26,9 @@ def format_result(result: ImageResult, *, top_aus: int = 5) -> str:
                 + f"; {face.expression.source})"
             )
         present = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)[:top_aus]
-        if present:
+        if not face.quality.usable:
+            pass
+        elif present:
             lines.append(
                 "    action units: " + ", ".join(f"{a.code} {a.name} {a.intensity:.1f}/5" for a in present)
             )

@@ -77,12 +77,13 @@ def frame_rows(result: ImageResult) -> list[dict[str, Any]]:
         }
         if face.head_pose is not None:
             row.update(yaw=face.head_pose.yaw, pitch=face.head_pose.pitch, roll=face.head_pose.roll)
-        for au in face.aus:
+        # An abstained face gets no AU or expression values that would look trustworthy.
+        for au in face.aus if face.quality.usable else []:
             row[au.code] = au.intensity
             row[f"{au.code}_prob"] = au.probability
             if au.change_from_baseline is not None:
                 row[f"{au.code}_change"] = au.change_from_baseline
-        if face.expression is not None:
+        if face.expression is not None and face.expression.label is not None:
             row["expression"] = face.expression.label
             row.update(face.expression.probabilities)
         if face.reasoning is not None:
@@ -92,16 +93,20 @@ def frame_rows(result: ImageResult) -> list[dict[str, Any]]:
     return rows
 
 
-def to_dataframe(results: Iterable[ImageResult]) -> pd.DataFrame:
+def to_dataframe(results: Iterable[ImageResult | Exception]) -> pd.DataFrame:
     """A pandas DataFrame with one row per face per frame, columns as listed in this module's docstring.
 
-    ``results`` may be a list or the iterator ``analyze_video`` returns (consumed as it goes).
+    ``results`` may be a list or the iterator ``analyze_video`` returns (consumed as it goes). An input that
+    failed (``analyze_many`` puts its error in its place) becomes one row with an ``error`` column saying why.
     """
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
     for result in results:
-        rows.extend(frame_rows(result))
+        if isinstance(result, Exception):
+            rows.append({"source": getattr(result, "source", None), "error": str(result)})
+        else:
+            rows.extend(frame_rows(result))
     columns = list(COLUMNS)
     if any(f"{AU_CODES[0]}_change" in row for row in rows):
         columns += CHANGE_COLUMNS

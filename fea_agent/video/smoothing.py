@@ -41,7 +41,7 @@ def smooth_face(face: Face, state: dict[str, Any], alpha: float = DEFAULT_ALPHA)
             )
         )
     expression = face.expression
-    if expression is not None:
+    if expression is not None and expression.label is not None:
         probabilities = {}
         for label, p in expression.probabilities.items():
             probabilities[label] = _ema(memory.get("expr:" + label), p, alpha)
@@ -52,5 +52,6 @@ def smooth_face(face: Face, state: dict[str, Any], alpha: float = DEFAULT_ALPHA)
             label=max(probabilities, key=probabilities.__getitem__),
             probabilities=probabilities,
             source=expression.source,
+            model=expression.model,
         )
     return face.model_copy(update={"aus": aus, "expression": expression})

@@ -52,7 +52,7 @@ class Summarizer:
                 stats = self._faces[fid] = _FaceStats(first_s=t)
             stats.frames += 1
             stats.last_s = t
-            if face.expression is not None:
+            if face.expression is not None and face.expression.label is not None:
                 stats.labels[face.expression.label] += 1
                 for label, p in face.expression.probabilities.items():
                     stats.probability_sum[label] = stats.probability_sum.get(label, 0.0) + p

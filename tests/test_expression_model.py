@@ -1,0 +1,149 @@
+"""The learned expression model: training on real photos, loading errors, the shipped model, the astronaut."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FRL, needs_shared
+
+from fea_agent.errors import ModelFileError
+from fea_agent.expression.features import FEATURE_VERSION, feature_names, geometry, head_frame
+from fea_agent.expression.fit import FitSettings
+from fea_agent.expression.model import ExpressionModel
+from fea_agent.models.registry import MODELS, model_path, sha256_of
+from fea_agent.results import EXPRESSION_LABELS
+
+SHIPPED = Path(__file__).resolve().parents[1] / "fea_agent" / "expression" / "default_model.json"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> ExpressionModel:
+    return ExpressionModel.load(model_path("expression"))
+
+
+def _answer(pipeline, path: Path):
+    """The default pipeline's answer for the largest face of one photo: the model's label, explained by FACS."""
+    return pipeline.analyze(path).faces[0]
+
+
+def test_shipped_model_is_registered_with_its_sha256_and_loads(shipped) -> None:
+    assert MODELS["expression"].bundled and sha256_of(SHIPPED) == MODELS["expression"].sha256
+    assert shipped.header.feature_version == FEATURE_VERSION
+    assert shipped.header.features == feature_names(embedding=True)
+    assert shipped.header.labels == list(EXPRESSION_LABELS)
+    assert "fea-agent train" in shipped.header.training["command"]
+    assert (SHIPPED.with_suffix(".md")).read_text().count(shipped.header.training["command"]) == 1
+    stages = {i.stage: i for i in shipped.header.inputs}
+    assert stages["landmarks"].sha256 == MODELS["face_landmarker"].sha256
+    assert stages["appearance"].sha256 == MODELS["fer"].sha256
+
+
+def test_missing_and_corrupt_files_are_clear_errors(tmp_path, shipped) -> None:
+    with pytest.raises(ModelFileError, match=r"not found.*fea-agent train"):
+        ExpressionModel.load(tmp_path / "nope.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text(SHIPPED.read_text()[:500])
+    with pytest.raises(ModelFileError, match="corrupt"):
+        ExpressionModel.load(broken)
+    data = json.loads(SHIPPED.read_text())
+    data["header"]["feature_version"] = "0"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=r"feature version 0.*retrain"):
+        ExpressionModel.load(old)
+    data = json.loads(SHIPPED.read_text())
+    data["weights"]["layers"][0]["w"] = data["weights"]["layers"][0]["w"][:-1]
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match="wrong shape"):
+        ExpressionModel.load(cut)
+
+
+def test_geometry_ignores_position_scale_and_rotation() -> None:
+    rng = np.random.default_rng(0)
+    mesh = rng.normal(0, 50, (478, 3))
+    mesh[263] = mesh[33] + [60, 0, 0]  # eyes level
+    mesh[10], mesh[2] = mesh[33] + [30, -80, 0], mesh[33] + [30, 40, 0]
+    angle = np.deg2rad(20)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    moved = 2.5 * mesh @ rotation.T + [300, 120, 7]
+    assert np.allclose(head_frame(mesh), head_frame(moved), atol=1e-9)
+    assert np.allclose(geometry(mesh), geometry(moved), atol=1e-9)
+
+
+@needs_shared
+def test_astronaut_stays_happiness_citing_au06_and_au12(astronaut, pipeline) -> None:
+    face = _answer(pipeline, astronaut)
+    assert face.expression.label == "happiness" and face.expression.model == "expression"
+    assert face.reasoning.text.startswith("Happiness.")
+    assert "(AU06)" in face.reasoning.text and "(AU12)" in face.reasoning.text
+    cited = {e.au for e in face.reasoning.evidence if "happiness" in e.supports}
+    assert {"AU06", "AU12"} <= cited
+
+
+@needs_shared
+def test_neutral_and_smiling_portraits_and_their_texts(pipeline) -> None:
+    """Two people the model was trained on would prove nothing about accuracy; this checks the wiring and the
+    wording on real portraits (the accuracy is the model card's person-grouped validation)."""
+    for face_id in ("001", "096"):
+        neutral = _answer(pipeline, FRL / "images" / "neutral_front" / f"{face_id}_03.jpg")
+        smiling = _answer(pipeline, FRL / "images" / "smiling_front" / f"{face_id}_08.jpg")
+        assert neutral.expression.probabilities["happiness"] < smiling.expression.probabilities["happiness"]
+        for face in (neutral, smiling):
+            text = face.reasoning.text
+            assert not ("strongly" in text and ("too weak" in text or "too few" in text)), text
+            assert abs(sum(face.expression.probabilities.values()) - 1) < 1e-3
+            assert face.expression.probabilities["contempt"] == 0.0  # not learned: too few photos
+
+
+@needs_shared
+def test_model_costs_under_a_millisecond_a_face(astronaut, pipeline, shipped) -> None:
+    analysis = pipeline.run(astronaut, reasoner=None)
+    faces, looks = analysis.faces, analysis.appearance
+    shipped.predict_faces(faces, looks)
+    runs = []
+    for _ in range(20):
+        started = time.perf_counter()
+        shipped.predict_faces(faces, looks)
+        runs.append(time.perf_counter() - started)
+    assert sorted(runs)[len(runs) // 2] < 1e-3
+
+
+@needs_shared
+def test_train_on_a_small_real_folder_writes_model_and_card_at_the_path(tmp_path, pipeline) -> None:
+    from fea_agent.expression.train import train
+
+    folder = tmp_path / "labelled"
+    (folder / "images").mkdir(parents=True)
+    rows = []
+    for face_id, gender in (("001", "female"), ("003", "female"), ("096", "male"), ("099", "male")):
+        for kind, label, stem in (("neutral", "neutral", "03"), ("smiling", "happy", "08")):
+            name = f"images/{face_id}_{kind}.jpg"
+            (folder / name).symlink_to(FRL / "images" / f"{kind}_front" / f"{face_id}_{stem}.jpg")
+            rows.append({"file": name, "label": label, "person": face_id, "gender": gender})
+    with (folder / "labels.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "models" / "mine.v1"  # exactly this path, whatever its extension
+    result = train(
+        [folder],
+        out,
+        settings=FitSettings(epochs=60),
+        folds=2,
+        min_per_label=2,
+        pipeline=pipeline,
+        command="test",
+    )
+    assert out.is_file() and out.with_suffix(".md").is_file()
+    model = ExpressionModel.load(out)
+    assert model.header.trained_labels == ["neutral", "happiness"]
+    metrics = result.metrics["folders"]["labelled"]
+    assert metrics["n"] == 8 and set(metrics["per_class_recall"]) == {"neutral", "happiness"}
+    assert set(metrics["by"]["gender"]) == {"female", "male"}
+    assert "Person-grouped 2-fold" in out.with_suffix(".md").read_text()
