@@ -401,7 +401,8 @@ def format_training_report(report: dict[str, Any]) -> str:
     for folder, s in report["folders"].items():
         lines += [
             "",
-            f"{folder}: {s['n']} photos, accuracy {_fmt(s['accuracy'])}, mean recall {_fmt(s['mean_recall'])}, "
+            f"{folder}: {s['n']} photos, accuracy {_fmt(s['accuracy'])}, mean recall {_fmt(s['mean_recall'])} "
+            f"(learned labels {_fmt(s.get('mean_recall_learned', math.nan))}), "
             f"{s['no_face']} without a usable face (counted as wrong)",
             "  recall per class: " + ", ".join(f"{k} {_fmt(v)}" for k, v in s["per_class_recall"].items()),
         ]

@@ -50,6 +50,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="analyse at most N faces per image (default 32)",
     )
+    group.add_argument(
+        "--expression-model",
+        default="default",
+        metavar="PATH",
+        help="the learned expression model: default (shipped), a file written by `fea-agent train`, or none "
+        "for the appearance classifier's label",
+    )
     group.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
 
 
@@ -67,6 +74,7 @@ def pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
     }
     out["reasoner_options"] = options
     out["model_dir"] = args.model_dir
+    out["expression_model"] = None if args.expression_model in ("none", "") else args.expression_model
     if args.max_faces is not None:
         out["max_faces"] = args.max_faces
     return out

@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
             pipeline.close()
     for folder, s in result.metrics["folders"].items():
         recall = ", ".join(f"{k} {v:.2f}" for k, v in s["per_class_recall"].items())
-        print(f"{folder}: accuracy {s['accuracy']:.3f}, mean recall {s['mean_recall']:.3f} ({recall})")
+        print(
+            f"{folder}: accuracy {s['accuracy']:.3f}, mean recall over the learned labels "
+            f"{s['mean_recall_learned']:.3f} ({recall})"
+        )
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0

@@ -81,7 +81,7 @@ def face_choices(result: ImageResult) -> list[tuple[str, int]]:
 
 
 def _label(face: Face) -> str:
-    if face.reasoning is not None and face.reasoning.abstained:
+    if (face.reasoning is not None and face.reasoning.abstained) or not face.quality.usable:
         return ABSTAIN
     return face.label or "unknown"
 
@@ -97,7 +97,9 @@ def headline_html(face: Face, index: int, n_faces: int) -> str:
         f' <span class="fea-muted">({intensity_word(a.intensity)})</span></li>'
         for a in present[:5]
     )
-    if not movements:
+    if not face.quality.usable:  # no AUs that would look trustworthy
+        movements = '<li class="fea-muted">Not shown: the face cannot be read reliably.</li>'
+    elif not movements:
         movements = '<li class="fea-muted">No action unit is clearly active: a relaxed face.</li>'
     which = f"Face {index + 1} of {n_faces}" if n_faces > 1 else "The face"
     notes = ""

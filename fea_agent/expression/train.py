@@ -168,7 +168,7 @@ def current_inputs(backends: dict[str, str | None]) -> list[InputModel]:
 # -- fitting and validation ------------------------------------------------------------------------------------
 
 
-def _score(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
+def _score(truth: Sequence[str], predicted: Sequence[str], learned: Sequence[str]) -> dict[str, Any]:
     labels = sorted(set(truth))
     confusion: dict[str, Counter[str]] = {t: Counter() for t in labels}
     for t, p in zip(truth, predicted, strict=True):
@@ -180,19 +180,23 @@ def _score(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
         "accuracy": round(correct / len(truth), 4) if truth else math.nan,
         "per_class_recall": {k: round(v, 4) for k, v in recall.items()},
         "mean_recall": round(float(np.mean(list(recall.values()))), 4) if recall else math.nan,
+        "mean_recall_learned": round(float(np.mean([v for k, v in recall.items() if k in learned])), 4)
+        if any(k in learned for k in recall)
+        else math.nan,
         "confusion": {t: dict(c) for t, c in confusion.items()},
     }
 
 
-def validate(samples: list[Sample], predicted: list[str]) -> dict[str, Any]:
-    """Accuracy, per-class recall and confusion overall, per folder, and per group column within a folder."""
+def validate(samples: list[Sample], predicted: list[str], learned: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, per-class recall (and its mean over the learned labels) and confusion overall, per folder, and
+    per group column within a folder."""
     truth = [s.label for s in samples]
-    metrics: dict[str, Any] = {"all": _score(truth, predicted), "folders": {}}
+    metrics: dict[str, Any] = {"all": _score(truth, predicted, learned), "folders": {}}
     by_folder: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
         by_folder[s.folder].append(i)
     for name, ix in by_folder.items():
-        entry = _score([truth[i] for i in ix], [predicted[i] for i in ix])
+        entry = _score([truth[i] for i in ix], [predicted[i] for i in ix], learned)
         entry["no_face"] = sum(predicted[i] == NO_FACE for i in ix)
         columns = sorted({c for i in ix for c in samples[i].groups})
         entry["by"] = {}
@@ -290,7 +294,7 @@ def train(
             return NO_FACE
         return trained[int(np.argmax(answers[id(s)] + offset_all))]
 
-    metrics = validate(samples, [answer(s) for s in samples])
+    metrics = validate(samples, [answer(s) for s in samples], trained)
     metrics["folds"] = folds
     metrics["grouped_by"] = "person"
     metrics["temperature"] = round(temperature, 4)
@@ -384,12 +388,13 @@ def model_card(model: ExpressionModel, path: Path) -> str:
         "Every photo answered by a model trained without its person; photos without a face, or whose face the "
         "quality gate rejects, count as wrong.",
         "",
-        "| data | photos | accuracy | mean recall | no face |",
-        "|---|---|---|---|---|",
+        "| data | photos | accuracy | mean recall, learned labels | mean recall, all labels | no face |",
+        "|---|---|---|---|---|---|",
     ]
     for folder, s in m["folders"].items():
         lines.append(
-            f"| {folder} | {s['n']} | {_pct(s['accuracy'])} | {_pct(s['mean_recall'])} | {s['no_face']} |"
+            f"| {folder} | {s['n']} | {_pct(s['accuracy'])} | {_pct(s.get('mean_recall_learned', math.nan))} | "
+            f"{_pct(s['mean_recall'])} | {s['no_face']} |"
         )
     for folder, s in m["folders"].items():
         lines += ["", f"### {folder}: recall per class", ""]

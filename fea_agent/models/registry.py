@@ -80,8 +80,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="5feff112d97bb5a6fe00c0dcdd2cd59c4d5f28327d1566d3ecbc4e35bf0a3fd2",
-            size=27_319,
+            sha256="941771ac770dce0073573ea5f47834bf1ac1a0bcf6bbb3a85bc569a5d350bb01",
+            size=27_451,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",

@@ -127,7 +127,10 @@ CLEAR_INTENSITY = 2.0
 
 
 def _au_phrase(e: AUEvidence) -> str:
-    return f"{intensity_adverb(e.intensity)} {AU_CATALOGUE[e.au].appearance} ({e.au})"
+    appearance = AU_CATALOGUE[e.au].appearance
+    for article in ("a ", "an "):  # "slightly dropped jaw", not "slightly a dropped jaw"
+        appearance = appearance.removeprefix(article)
+    return f"{intensity_adverb(e.intensity)} {appearance} ({e.au})"
 
 
 def _describe(label: str, face: Face, evidence: list[AUEvidence], learned: bool) -> str:
