@@ -132,7 +132,9 @@ def test_perception_only_pipeline_keeps_appearance_expression():
 def test_expression_model_answers_without_a_reasoner():
     with FEAPipeline(reasoner=None) as p:
         face = p.analyze(ASTRONAUT).faces[0]
-    assert face.reasoning is None and face.expression.source == "fused" and face.expression.model == "expression"
+    assert (
+        face.reasoning is None and face.expression.source == "fused" and face.expression.model == "expression"
+    )
     assert face.expression.label == "happiness"
 
 
