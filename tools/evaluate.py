@@ -441,13 +441,36 @@ def format_facs_report(report: dict[str, Any]) -> str:
 # -- command line -----------------------------------------------------------------------------------------
 
 
-def build_analyser(pipeline: Any) -> Callable[[Path], list[Face]]:
-    """Analysis by a pipeline built with ``reasoner=None``: each view is computed from this one analysis."""
+def build_analyser(pipeline: Any, model: Any | None = None) -> tuple[Callable[[Path], list[Face]], Any]:
+    """Analysis by a pipeline built with ``reasoner=None, expression_model=None`` (so ``face.expression`` is the
+    appearance classifier's): each view is computed from this one analysis. With ``model`` (an
+    :class:`~fea_agent.expression.model.ExpressionModel`), the second value is a view that gives its label."""
+    answers: dict[int, str] = {}
 
     def analyse(path: Path) -> list[Face]:
-        return pipeline.analyze(path, source=str(path)).faces
+        analysis = pipeline.run(path, source=str(path), reasoner=None)
+        if model is not None and analysis.faces:
+            for face, answer in zip(
+                analysis.faces, model.predict_faces(analysis.faces, analysis.appearance), strict=True
+            ):
+                answers[id(face)] = answer.label if answer is not None and answer.label else NO_FACE
+        return analysis.faces
 
-    return analyse
+    class ModelView:
+        """A 'reasoner' whose label is the expression model's answer for the face."""
+
+        def reason(self, faces: list[Face]) -> list[Face]:
+            from fea_agent.results import Reasoning
+
+            label = answers.get(id(faces[0]), NO_FACE)
+            if label == NO_FACE:
+                return [faces[0].model_copy(update={"reasoning": Reasoning.abstention("no answer", "model")})]
+            reasoning = Reasoning(
+                label=label, text=f"{label.capitalize()}.", confidence=1.0, reasoner="model"
+            )
+            return [faces[0].model_copy(update={"reasoning": reasoning})]
+
+    return analyse, (ModelView() if model is not None else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -467,6 +490,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, help="CSV mode: folder the image paths are relative to")
     parser.add_argument(
         "--present-at", type=float, default=1.0, help="CSV mode: coded level counted as present"
+    )
+    parser.add_argument(
+        "--expression-model",
+        default="default",
+        help="labelled-folder mode: the expression model scored as the 'model' view (default: the shipped "
+        "one; none to leave it out)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -497,8 +526,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return
         print(f"\ranalysed {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
-    with FEAPipeline(reasoner=None) as pipeline:
-        analyse = build_analyser(pipeline)
+    model = None
+    if args.path.is_dir() and args.expression_model != "none":
+        from fea_agent.expression.model import load_expression_model
+
+        model = load_expression_model(args.expression_model)
+    with FEAPipeline(reasoner=None, expression_model=None) as pipeline:
+        analyse, model_view = build_analyser(pipeline, model)
+        if model_view is not None:
+            reasoners = {"model": model_view, **reasoners}
         try:
             if args.path.is_dir():
                 report = evaluate_folder(args.path, analyse, reasoners, progress=progress)
