@@ -89,7 +89,7 @@ def test_tracking_agrees_with_detecting_every_frame(pipeline):
         gaps.append([abs(fa.au(c).intensity - fb.au(c).intensity) for c in ("AU01", "AU06", "AU12", "AU25")])
         pa = fa.expression.probabilities[fa.expression.label]
         pb = fb.expression.probabilities[fb.expression.label]
-        if min(pa, pb) >= 0.45:  # the expression model spreads a blended frame over two labels
+        if min(pa, pb) >= 0.5:  # more likely than all else: a blended frame (sad and disgusted) may tip
             confident_pairs.append((fa.expression.label, fb.expression.label))
     # the two landmarker modes differ frame by frame (on the 0-5 scale), but not on average
     assert np.mean(gaps, axis=0).max() < 0.8

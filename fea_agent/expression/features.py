@@ -9,7 +9,11 @@ Version 1 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_
   between the outer eye corners, so that face size, position and head rotation drop out;
 - ``pose:<yaw|pitch|roll>``: head pose in degrees / 45 and their absolute values (a turned head changes what the
   other features mean);
+- ``proto:<label>``: the log of the FACS prototypes' distribution over the eight labels
+  (:func:`fea_agent.reasoning.facs.au_view`: all core AUs needed, supporting ones add, contradicting ones
+  subtract), a non-linear summary of the AUs a linear model cannot form itself;
 - ``app:<label>``: the appearance CNN's log-probabilities for its seven labels (floored at 1e-4);
+- ``pool:<label>``: the log of the prototypes pooled with the appearance view (:func:`~fea_agent.reasoning.facs.fuse`);
 - ``emb:<i>``: the appearance CNN's penultimate embedding (128 numbers for the FER CNN), when the model uses it.
 
 A face without a mesh has no vector (the quality gate makes it abstain anyway). A face without an appearance
@@ -26,7 +30,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from fea_agent.results import Face
+from fea_agent.results import EXPRESSION_LABELS, Face
 
 FEATURE_VERSION = "1"
 
@@ -205,7 +209,9 @@ def feature_names(*, embedding: bool) -> list[str]:
     names += [f"pose:{a}" for a in ("yaw", "pitch", "roll")] + [
         f"pose:abs_{a}" for a in ("yaw", "pitch", "roll")
     ]
+    names += [f"proto:{label}" for label in EXPRESSION_LABELS]
     names += [f"app:{label}" for label in APPEARANCE_LABELS]
+    names += [f"pool:{label}" for label in EXPRESSION_LABELS]
     if embedding:
         names += [f"emb:{i}" for i in range(EMBEDDING_SIZE)]
     return names
@@ -221,6 +227,7 @@ def face_features(
     """The feature vector of one face and whether its appearance columns were measured (False: they are NaN,
     for the model to fill in); None when the face has no mesh (no landmarks, blendshapes or AUs)."""
     from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+    from fea_agent.reasoning.facs import au_view, fuse
 
     if not face.landmarks or not face.blendshapes or not face.aus:
         return None
@@ -234,13 +241,20 @@ def face_features(
         geometry(np.asarray(face.landmarks, dtype=np.float64)).tolist(),
         [a / 45.0 for a in angles] + [abs(a) / 45.0 for a in angles],
     ]
+    prototypes = au_view({a.code: a.probability for a in face.aus})
+    parts.append([math.log(max(prototypes[k], 1e-4)) for k in EXPRESSION_LABELS])
     measured = bool(appearance_probabilities) and (embedding is not None or not with_embedding)
     if measured:
+        pooled = fuse(prototypes, appearance_probabilities)
         parts.append([math.log(max(appearance_probabilities.get(k, 0.0), 1e-4)) for k in APPEARANCE_LABELS])
+        parts.append([math.log(max(pooled[k], 1e-4)) for k in EXPRESSION_LABELS])
         if with_embedding:
             parts.append(np.asarray(embedding, dtype=np.float64).reshape(-1)[:EMBEDDING_SIZE].tolist())
     else:
-        parts.append([math.nan] * (len(APPEARANCE_LABELS) + (EMBEDDING_SIZE if with_embedding else 0)))
+        unmeasured = (
+            len(APPEARANCE_LABELS) + len(EXPRESSION_LABELS) + (EMBEDDING_SIZE if with_embedding else 0)
+        )
+        parts.append([math.nan] * unmeasured)
     return np.array([v for part in parts for v in part], dtype=np.float64), measured
 
 

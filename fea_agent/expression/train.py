@@ -355,8 +355,9 @@ def model_card(model: ExpressionModel, path: Path) -> str:
         "",
         f"A {'logistic regression' if not h.hidden else f'one-hidden-layer MLP ({h.hidden} units)'} over "
         f"{len(h.features)} per-face features (feature version {h.feature_version}: MediaPipe blendshapes, AU "
-        "probabilities and intensities, head-frame landmark geometry, head pose, the FER CNN's probabilities and "
-        "embedding), class-balanced, temperature-calibrated "
+        "probabilities and intensities, head-frame landmark geometry, head pose, the FACS prototypes' distribution "
+        "alone and pooled with appearance, the FER CNN's probabilities and embedding; see "
+        "`fea_agent/expression/features.py`), class-balanced, temperature-calibrated "
         f"(T = {h.temperature:.3f}). Output: a distribution over {', '.join(h.labels)}; learned labels: "
         f"{', '.join(h.trained_labels)} (the others get probability 0).",
         "",

@@ -80,8 +80,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="941771ac770dce0073573ea5f47834bf1ac1a0bcf6bbb3a85bc569a5d350bb01",
-            size=27_451,
+            sha256="3dc1ac2a07619853b6a1d5979e4a8040415d781eadb6d55db6451dfe742853c1",
+            size=28_925,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",
