@@ -43,6 +43,19 @@ def test_shipped_model_is_registered_with_its_sha256_and_loads(shipped) -> None:
     assert stages["appearance"].sha256 == MODELS["fer"].sha256
 
 
+def test_model_says_when_the_pipeline_uses_other_inputs(shipped) -> None:
+    default = {
+        "detector": "yunet",
+        "landmarks": "mediapipe",
+        "action_units": "blendshapes",
+        "appearance": "fer",
+    }
+    assert shipped.mismatches(default) == []
+    assert shipped.mismatches({**default, "landmarks": "mediapipe-tasks"}) == []  # the same networks
+    (why,) = shipped.mismatches({**default, "appearance": "hsemotion"})
+    assert "appearance backend 'hsemotion', trained on 'fer'" in why
+
+
 def test_missing_and_corrupt_files_are_clear_errors(tmp_path, shipped) -> None:
     with pytest.raises(ModelFileError, match=r"not found.*fea-agent train"):
         ExpressionModel.load(tmp_path / "nope.json")
