@@ -23,10 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from fea_agent.models import registry
 
     if args.action == "list":
-        for s in registry.MODELS.values():
-            found = next((p for p in registry.candidates(s.name) if p.is_file()), None)
-            print(f"{s.name:16} {s.filename:40} {s.licence:11} {found or 'not found'}")
-            print(f"{'':16} {s.description}; {s.url}")
+        list_models()
         return 0
     names = args.names or list(registry.MODELS)
     status = 0
@@ -45,3 +42,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"FAILED  {name:16} {exc}", file=sys.stderr)
             status = 1
     return status
+
+
+def list_models() -> None:
+    """Every model file (where it is found, its pin and licence), then every backend and whether it runs here."""
+    from fea_agent.backends.registry import describe_all
+    from fea_agent.models import registry
+
+    for s in registry.MODELS.values():
+        found = next((p for p in registry.candidates(s.name) if p.is_file()), None)
+        backend = f"[{s.backend}] " if s.backend else ""
+        print(f"{s.name:30} {s.filename:40} {found or 'not found'}")
+        print(f"{'':30} {backend}{s.description}; {s.url}")
+        flag = " (NON-COMMERCIAL)" if s.non_commercial and "non-commercial" not in s.licence else ""
+        print(f"{'':30} licence: {s.licence}{flag}; {s.pin}")
+    print()
+    print("backends (stage, name, device here, availability):")
+    for b in describe_all():
+        state = "available" if b.available else f"not available: {b.reason}"
+        extra = f" [extra: {b.extra}]" if b.extra else ""
+        files = f" files: {', '.join(b.models)};" if b.models else ""
+        default = " (default)" if b.default else ""
+        print(f"  {b.stage:13} {b.name + default:22} {b.device:5}{files}{extra} {state}")
