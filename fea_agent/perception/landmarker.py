@@ -18,6 +18,7 @@ from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions,
 
 from fea_agent._native import close_at_exit
 from fea_agent.backends.base import Detection, FaceMesh
+from fea_agent.perception.gaze import gaze_from_landmarks
 from fea_agent.perception.resize import downscale
 
 if TYPE_CHECKING:
@@ -164,4 +165,10 @@ class MediaPipeLandmarker:
             else None
         )
         presence = [p.presence for p in result.face_landmarks[0][:1] if p.presence is not None]
-        return FaceMesh(points, blendshapes, pose, float(presence[0]) if presence else 1.0)
+        return FaceMesh(
+            points,
+            blendshapes,
+            pose,
+            float(presence[0]) if presence else 1.0,
+            gaze=gaze_from_landmarks(points, pose),
+        )
