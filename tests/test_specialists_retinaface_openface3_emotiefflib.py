@@ -13,8 +13,10 @@ import dataclasses
 import io
 import json
 import os
+import subprocess
 import sys
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import pytest
 from conftest import EDGE, MODELS, needs_shared
@@ -202,3 +204,29 @@ def test_openface3_as_both_stages_over_mcp_stdio(made_models):
     assert all([a["code"] for a in f["aus"]] == list(openface3.AU_ORDER) for f in faces)
     assert all(f["gaze"] is not None and f["valence"] is None for f in faces)
     assert backends["active"]["action_units"] == backends["active"]["appearance"] == "openface3"
+
+
+def test_specialist_servers_agent_demo_chains_two_servers(made_models):
+    """demos/specialist_servers_agent.py: the GPU perception server's script and the reasoning server's, both
+    started over stdio, chained without a chat model (OpenFace 3.0 for appearance too: the subprocess cannot
+    see this module's pin of the test-made EmotiEffLib graph)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEA_AGENT_LLM")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(root / "demos" / "specialist_servers_agent.py"),
+            str(EDGE / "skimage_astronaut.png"),
+            "--perception-args",
+            "--appearance openface3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "'detector': 'retinaface'" in out.stderr and "'action_units': 'openface3'" in out.stderr
+    assert out.stdout.startswith("face 1: AUs present")
+    assert "No language model is configured" in out.stderr
