@@ -168,10 +168,14 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--device", default="cpu", help="torch device for RetinaFace and OpenFace 3.0")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from fea_agent.models.registry import model_path
     from fea_agent.perception.detector import YuNetDetector
