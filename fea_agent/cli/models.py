@@ -12,10 +12,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list, verify or fetch model files", description=__doc__)
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="registered models, their licence and where each is found")
-    verify = actions.add_parser("verify", help="check every found file against its sha256")
-    verify.add_argument("names", nargs="*", help="models to verify (default: all)")
+    verify = actions.add_parser("verify", help="check files against their pin (sha256 or git blob id)")
+    verify.add_argument(
+        "names", nargs="*", help="models to verify (default: the default backends' and every file found)"
+    )
     fetch = actions.add_parser("fetch", help="download into the cache and verify")
-    fetch.add_argument("names", nargs="*", help="models to fetch (default: all)")
+    fetch.add_argument(
+        "names", nargs="*", help="models to fetch (default: the default backends'; others by name)"
+    )
     p.set_defaults(func=run)
 
 
@@ -25,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         list_models()
         return 0
-    names = args.names or list(registry.MODELS)
+    names = args.names or default_names(found=args.action == "verify")
     status = 0
     for name in names:
         try:
@@ -37,11 +41,25 @@ def run(args: argparse.Namespace) -> int:
                 if path is None:
                     raise ModelFileError(f"{s.filename} not found; " + registry.how_to_get(s))
                 registry.verify(path, s)
-            print(f"ok      {name:16} {path}")
+            print(f"ok      {name:30} {path}")
         except ModelFileError as exc:
-            print(f"FAILED  {name:16} {exc}", file=sys.stderr)
+            print(f"FAILED  {name:30} {exc}", file=sys.stderr)
             status = 1
     return status
+
+
+def default_names(*, found: bool) -> list[str]:
+    """The files the default backends need, plus (``found``) every other registered file that is here.
+
+    Optional backends' weights (some non-commercial) are fetched only when named.
+    """
+    from fea_agent.backends.registry import BACKENDS, DEFAULTS
+    from fea_agent.models import registry
+
+    wanted = {m for (stage, name), b in BACKENDS.items() if DEFAULTS[stage] == name for m in b.models}
+    if found:
+        wanted |= {n for n in registry.MODELS if any(p.is_file() for p in registry.candidates(n))}
+    return [n for n in registry.MODELS if n in wanted]
 
 
 def list_models() -> None:
