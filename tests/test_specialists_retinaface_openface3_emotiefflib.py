@@ -26,8 +26,8 @@ pytest.importorskip("timm")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from emotiefflib_graphs import make_graph  # noqa: E402
 from openface3_reference import deterministic_model  # noqa: E402
-from test_emotiefflib import make_graph  # noqa: E402
 
 from fea_agent.models import registry  # noqa: E402
 from fea_agent.perception import openface3  # noqa: E402
