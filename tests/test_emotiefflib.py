@@ -12,15 +12,15 @@ import cv2
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx", reason="the test builds ONNX graphs with onnx.helper: pip install onnx")
+pytest.importorskip("onnx", reason="the test builds ONNX graphs with onnx.helper: pip install onnx")
 pytest.importorskip("onnxruntime", reason="needs onnxruntime: pip install 'fea-agent[emotiefflib]'")
 
-from emotiefflib_graphs import make_graph  # noqa: E402
+from emotiefflib_graphs import make_graph
 
-from fea_agent.backends.base import Detection  # noqa: E402
-from fea_agent.errors import ModelFileError  # noqa: E402
-from fea_agent.models import registry  # noqa: E402
-from fea_agent.perception import emotiefflib  # noqa: E402
+from fea_agent.backends.base import Detection
+from fea_agent.errors import ModelFileError
+from fea_agent.models import registry
+from fea_agent.perception import emotiefflib
 
 UPSTREAM_8 = ("Anger", "Contempt", "Disgust", "Fear", "Happiness", "Neutral", "Sadness", "Surprise")
 
