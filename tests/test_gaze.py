@@ -1,4 +1,5 @@
-"""Gaze from MediaPipe's iris landmarks and the head pose: signs on made-up eyes, sense on real photos."""
+"""The landmarks backend fills each face's gaze (iris landmarks plus head pose; the function itself is tested
+in test_interchange.py): near zero for faces looking into the camera, turning with the head."""
 
 from __future__ import annotations
 
@@ -6,32 +7,6 @@ import numpy as np
 import pytest
 from conftest import EDGE, needs_shared
 from PIL import Image
-
-from fea_agent.perception import gaze
-
-
-def _eyes(iris_dx: float = 0.0, iris_dy: float = 0.0) -> np.ndarray:
-    """478 landmarks with two level eyes 30 px wide; the irises moved by (dx, dy) pixels from the centre."""
-    points = np.zeros((478, 3), np.float32)
-    for (left, right, upper, lower, iris), x0 in zip(gaze.EYES, (100.0, 160.0), strict=True):
-        points[left, :2], points[right, :2] = (x0, 100), (x0 + 30, 100)
-        points[upper, :2], points[lower, :2] = (x0 + 15, 94), (x0 + 15, 106)
-        points[iris, :2] = (x0 + 15 + iris_dx, 100 + iris_dy)
-    return points
-
-
-def test_gaze_signs_follow_the_head_pose_convention():
-    yaw, pitch = gaze.eye_in_head(_eyes())
-    assert yaw == pytest.approx(0) and pitch == pytest.approx(-gaze.PITCH_AT_REST)
-    right, _ = gaze.eye_in_head(_eyes(iris_dx=6))  # irises towards the image's right
-    assert right == pytest.approx(30.0, abs=0.01)  # asin(6 / (0.4 * 30))
-    _, up = gaze.eye_in_head(_eyes(iris_dy=-6))  # irises up (image y grows down)
-    assert up == pytest.approx(30.0 - gaze.PITCH_AT_REST, abs=0.01)
-    assert gaze.gaze_from_landmarks(_eyes(iris_dx=6), (10.0, -5.0, 0.0)) == pytest.approx(
-        (40.0, -5.0 - gaze.PITCH_AT_REST), abs=0.01
-    )
-    assert gaze.gaze_from_landmarks(_eyes(), None) is None
-    assert gaze.eye_in_head(np.zeros((468, 3))) is None  # no iris landmarks
 
 
 @pytest.fixture(scope="module")

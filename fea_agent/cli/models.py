@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from fea_agent.errors import ModelFileError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list, verify or fetch model files", description=__doc__)
+    # --model-dir after the action as well as before it: `fea-agent models verify --model-dir DIR`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--model-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="folder of pre-fetched model files (overrides $FEA_AGENT_MODEL_DIR)",
+    )
+    p.add_argument("--model-dir", type=Path, default=None, help=argparse.SUPPRESS)
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("list", help="registered models, their licence and where each is found")
-    verify = actions.add_parser("verify", help="check files against their pin (sha256 or git blob id)")
+    actions.add_parser(
+        "list", help="registered models, their licence and where each is found", parents=[common]
+    )
+    verify = actions.add_parser(
+        "verify", help="check files against their pin (sha256 or git blob id)", parents=[common]
+    )
     verify.add_argument(
         "names", nargs="*", help="models to verify (default: the default backends' and every file found)"
     )
-    fetch = actions.add_parser("fetch", help="download into the cache and verify")
+    fetch = actions.add_parser("fetch", help="download into the cache and verify", parents=[common])
     fetch.add_argument(
         "names", nargs="*", help="models to fetch (default: the default backends'; others by name)"
     )
@@ -26,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from fea_agent.models import registry
 
+    if args.model_dir is not None:
+        os.environ[registry.ENV_MODEL_DIR] = str(args.model_dir.expanduser().resolve())
     if args.action == "list":
         list_models()
         return 0
@@ -39,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
                 s = registry.spec(name)
                 path = next((p for p in registry.candidates(name) if p.is_file()), None)
                 if path is None:
-                    raise ModelFileError(f"{s.filename} not found; " + registry.how_to_get(s))
+                    raise ModelFileError(
+                        f"{s.filename} not found in {registry.where_looked(name)}; " + registry.how_to_get(s)
+                    )
                 registry.verify(path, s)
             print(f"ok      {name:30} {path}")
         except ModelFileError as exc:

@@ -12,10 +12,11 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from fea_agent.demo import plots, views
+from fea_agent.demo import views
 from fea_agent.demo.analysis import Reasoners, analyze, decode, user_errors
 from fea_agent.demo.uploads import Upload, ephemeral_image
 from fea_agent.pipeline import FEAPipeline
+from fea_agent.render import plots
 from fea_agent.results import ImageResult
 
 

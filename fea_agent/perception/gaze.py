@@ -1,61 +1,72 @@
-"""Gaze of both eyes together from MediaPipe's iris landmarks and the head pose, in degrees.
+"""Gaze from MediaPipe's iris landmarks: where the eyes point, from the iris centre's place in the eye.
 
-For each eye, the iris centre's offset from the eye's centre is measured along the line through the eye
-corners (horizontal) and across it (vertical), in units of the eye's corner-to-corner width. The iris centre
-turns on a circle of about 0.4 eye widths (an eyeball of 12 mm radius, the iris plane about 10 mm from its
-centre, a 28-30 mm palpebral fissure), so the eye-in-head angle is ``asin(offset / 0.4)``. The two eyes are
-averaged, less a fixed vertical offset (on faces looking into the camera the iris centre sits about 3.5 degrees
-above the lids' midpoint: the webmorph and pexels_neutral photos of ../shared/data), and the head pose is
-added (small-angle sum). Signs as :class:`~fea_agent.results.Gaze` and
-:class:`~fea_agent.results.HeadPose`: yaw > 0 towards the image's right, pitch > 0 up. The vertical angle is the
-rougher one (the upper lid covers part of the iris); treat both as a few degrees' accuracy at best.
+A geometric estimate, not a learned gaze model. For each eye the iris centre (468 right, 473 left) is
+measured against the eye's own axes in 3-D landmark space: horizontally along the corner-to-corner line,
+vertically along the line from the upper to the lower lid. The offset, in eye widths, turns into an angle with
+an eyeball radius of 0.4 eye widths (an adult eyeball is about 24 mm across and the eye opening about 30 mm
+wide). The two eyes are averaged, and the head's own yaw and pitch are added when given, so the result is the
+gaze in camera terms, as OpenFace's ``gaze_angle_x/y`` are.
+
+Conventions are the result schema's: degrees, yaw > 0 towards the image's right, pitch > 0 up.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
-#: MediaPipe Face Landmarker indices, per eye: image-left corner, image-right corner, upper lid, lower lid,
-#: iris centre (the 478-point model; 468-477 are the irises).
-EYES: tuple[tuple[int, int, int, int, int], ...] = (
-    (33, 133, 159, 145, 468),  # the subject's right eye (image left in an unmirrored photo)
-    (362, 263, 386, 374, 473),  # the subject's left eye
-)
-#: Radius of the iris centre's circle of rotation, in eye widths.
-ROTATION_RADIUS = 0.4
-#: Eye-in-head pitch of an eye looking straight ahead, as this measure reads it (see the module docstring).
-PITCH_AT_REST = 3.5
+#: (outer corner, inner corner, upper lid, lower lid, iris centre) for the subject's right and left eye.
+EYES: tuple[tuple[int, int, int, int, int], ...] = ((33, 133, 159, 145, 468), (362, 263, 386, 374, 473))
+#: Eyeball radius in eye widths (12 mm over a 30 mm eye opening).
+EYEBALL_RADIUS = 0.4
+#: An eye whose lids are closer than this share of its width is closed: no gaze from it.
+MIN_OPENING = 0.08
 
 
-def eye_in_head(landmarks: np.ndarray) -> tuple[float, float] | None:
-    """(yaw, pitch) of the eyes relative to the head, in degrees; None without iris landmarks."""
-    if len(landmarks) < 478:
+def _eye_angles(lm: np.ndarray, eye: tuple[int, int, int, int, int]) -> tuple[float, float] | None:
+    a, b, upper, lower, iris = (lm[i] for i in eye)
+    # Horizontal axis from the eye's image-left corner to its image-right one (outer->inner for the right
+    # eye, inner->outer for the left), so both eyes measure towards the image's right.
+    across = b - a
+    width = float(np.linalg.norm(across))
+    down = lower - upper
+    opening = float(np.linalg.norm(down))
+    if width < 1e-6 or opening < MIN_OPENING * width:
         return None
-    xy = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    yaws, pitches = [], []
-    for left, right, upper, lower, iris in EYES:
-        axis = xy[right] - xy[left]
-        width = float(np.hypot(*axis))
-        if width < 1e-6:
-            return None
-        u = axis / width
-        down = np.array([-u[1], u[0]])  # image y grows downwards
-        centre_h = (xy[left] + xy[right]) / 2
-        centre_v = (xy[upper] + xy[lower]) / 2
-        h = float(np.dot(xy[iris] - centre_h, u)) / (ROTATION_RADIUS * width)
-        v = -float(np.dot(xy[iris] - centre_v, down)) / (ROTATION_RADIUS * width)
-        yaws.append(math.degrees(math.asin(max(-1.0, min(1.0, h)))))
-        pitches.append(math.degrees(math.asin(max(-1.0, min(1.0, v)))))
-    return float(np.mean(yaws)), float(np.mean(pitches)) - PITCH_AT_REST
+    centre = (a + b) / 2
+    offset = iris - centre
+    x = float(offset @ across) / width / width  # eye widths, > 0 towards the image's right
+    # Vertical: from the middle of the lids; > 0 downwards in the image.
+    lid_middle = (upper + lower) / 2
+    y = float((iris - lid_middle) @ (down / opening)) / width
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, x / EYEBALL_RADIUS))))
+    pitch = -math.degrees(math.asin(max(-1.0, min(1.0, y / EYEBALL_RADIUS))))
+    return yaw, pitch
 
 
 def gaze_from_landmarks(
-    landmarks: np.ndarray, pose: tuple[float, float, float] | None
+    landmarks: Sequence[Sequence[float]] | np.ndarray, head_pose: tuple[float, float] | None = None
 ) -> tuple[float, float] | None:
-    """(yaw, pitch) of the gaze in degrees (head pose plus eye-in-head), or None when either is missing."""
-    eyes = eye_in_head(landmarks)
-    if eyes is None or pose is None:
+    """(yaw, pitch) of the gaze in degrees from 478 MediaPipe landmarks, or None without the iris points
+    or with both eyes closed.
+
+    Args:
+        landmarks: the face's landmarks, [x, y, z] in pixels (``Face.landmarks``).
+        head_pose: (yaw, pitch) of the head in degrees; added so the gaze is relative to the camera. Without
+            it the angles are the eyes' turn within the head.
+    """
+    lm = np.asarray(landmarks, dtype=float)
+    if lm.ndim != 2 or lm.shape[0] < 478 or lm.shape[1] < 2:
         return None
-    return pose[0] + eyes[0], pose[1] + eyes[1]
+    if lm.shape[1] == 2:
+        lm = np.column_stack([lm, np.zeros(len(lm))])
+    eyes = [angles for eye in EYES if (angles := _eye_angles(lm[:, :3], eye)) is not None]
+    if not eyes:
+        return None
+    yaw = sum(e[0] for e in eyes) / len(eyes)
+    pitch = sum(e[1] for e in eyes) / len(eyes)
+    if head_pose is not None:
+        yaw, pitch = yaw + head_pose[0], pitch + head_pose[1]
+    return yaw, pitch

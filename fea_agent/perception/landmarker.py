@@ -175,7 +175,7 @@ class MediaPipeLandmarker:
             blendshapes,
             pose,
             float(presence[0]) if presence else 1.0,
-            gaze=gaze_from_landmarks(points, pose),
+            gaze=gaze_from_landmarks(points, pose[:2]) if pose is not None else None,
         )
 
 
