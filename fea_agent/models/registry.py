@@ -161,7 +161,8 @@ def model_path(name: str, *, download: bool | None = None) -> Path:
             download = not os.environ.get(ENV_OFFLINE) and model_dir() is None
         if not download:
             raise ModelFileError(
-                f"model file {s.filename} ({s.description}) not found in {where_looked(name)}; " + how_to_get(s)
+                f"model file {s.filename} ({s.description}) not found in {where_looked(name)}; "
+                + how_to_get(s)
             )
         path = fetch(name)
         _verified.add(path)
