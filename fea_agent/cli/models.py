@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model-dir", type=Path, default=None, help=argparse.SUPPRESS)
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("list", help="registered models, their licence and where each is found", parents=[common])
+    actions.add_parser(
+        "list", help="registered models, their licence and where each is found", parents=[common]
+    )
     verify = actions.add_parser("verify", help="check every found file against its sha256", parents=[common])
     verify.add_argument("names", nargs="*", help="models to verify (default: all)")
     fetch = actions.add_parser("fetch", help="download into the cache and verify", parents=[common])

@@ -167,7 +167,8 @@ def model_path(name: str, *, download: bool | None = None, folder: Path | None =
             download = can_download()
         if not download:
             raise ModelFileError(
-                f"model file {s.filename} ({s.description}) not found in {where_looked(name, folder=folder)}; " + how_to_get(s)
+                f"model file {s.filename} ({s.description}) not found in {where_looked(name, folder=folder)}; "
+                + how_to_get(s)
             )
         path = fetch(name)
         _verified.add(path)
