@@ -83,28 +83,45 @@ def parse_geometry_metadata(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return canonical, weights
 
 
-def weighted_procrustes(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The 4x4 similarity (scale * rotation, translation) that best maps ``source`` onto ``target`` (N, 3).
+class WeightedProcrustes:
+    """The similarity (scale * rotation, translation) that best maps a fixed ``source`` (N, 3) onto targets.
 
     MediaPipe's solver: weighted centring of the source only, SVD of the weighted cross-covariance, no
-    reflection, the optimal scale, then the weighted mean residual as the translation.
+    reflection, the optimal scale, then the weighted mean residual as the translation. Everything that
+    depends on the source alone is computed once (the source is always the canonical face).
     """
-    sw = np.sqrt(weights)[:, None]
-    ws, wt = source * sw, target * sw
-    total = float(weights.sum())
-    centre = (ws * sw).sum(axis=0) / total
-    centred = ws - centre * sw
-    u, _, vt = np.linalg.svd(wt.T @ centred)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        u[:, 2] *= -1
-    rotation = u @ vt
-    scale = float(((centred @ rotation.T) * wt).sum() / (centred * ws).sum())
-    rs = scale * rotation
-    translation = ((wt - ws @ rs.T) * sw).sum(axis=0) / total
-    out = np.eye(4)
-    out[:3, :3] = rs
-    out[:3, 3] = translation
-    return out
+
+    def __init__(self, source: np.ndarray, weights: np.ndarray) -> None:
+        self._sw = np.sqrt(weights)[:, None]
+        self._ws = source * self._sw
+        self._total = float(weights.sum())
+        centre = (self._ws * self._sw).sum(axis=0) / self._total
+        self._centred = self._ws - centre * self._sw
+        self._denominator = float((self._centred * self._ws).sum())
+
+    def _rotation_scale(self, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        wt = target * self._sw
+        u, _, vt = np.linalg.svd(wt.T @ self._centred)
+        rotation = u @ vt
+        if np.linalg.det(rotation) < 0:
+            u[:, 2] *= -1
+            rotation = u @ vt
+        scale = float(((self._centred @ rotation.T) * wt).sum() / self._denominator)
+        return rotation, scale, wt
+
+    def scale(self, target: np.ndarray) -> float:
+        """The scale alone (the norm of the matrix's first column)."""
+        return abs(self._rotation_scale(target)[1])
+
+    def solve(self, target: np.ndarray) -> np.ndarray:
+        """The 4x4 matrix mapping the source onto ``target``."""
+        rotation, scale, wt = self._rotation_scale(target)
+        rs = scale * rotation
+        translation = ((wt - self._ws @ rs.T) * self._sw).sum(axis=0) / self._total
+        out = np.eye(4)
+        out[:3, :3] = rs
+        out[:3, 3] = translation
+        return out
 
 
 class FaceGeometry:
@@ -115,11 +132,7 @@ class FaceGeometry:
         self._mesh_size = len(canonical)
         used = weights > 0  # only the basis landmarks move the solve; the rest have zero weight
         self._index = np.flatnonzero(used)
-        self._canonical = canonical[used]
-        self._weights = weights[used]
-
-    def _scale(self, points: np.ndarray) -> float:
-        return float(np.linalg.norm(weighted_procrustes(self._canonical, points, self._weights)[:3, 0]))
+        self._solver = WeightedProcrustes(canonical[used], weights[used])
 
     def transform(self, landmarks: np.ndarray, frame: tuple[float, float, float]) -> np.ndarray:
         """The 4x4 matrix for ``landmarks`` (478, 3) in pixels, seen in the square ``frame`` (x0, y0, side).
@@ -152,7 +165,6 @@ class FaceGeometry:
 
         first = screen.copy()
         first[:, 2] *= -1.0
-        first_scale = self._scale(first)
-        second_scale = self._scale(unproject(first_scale))
-        metric = unproject(first_scale * second_scale)
-        return weighted_procrustes(self._canonical, metric, self._weights)
+        first_scale = self._solver.scale(first)
+        second_scale = self._solver.scale(unproject(first_scale))
+        return self._solver.solve(unproject(first_scale * second_scale))
