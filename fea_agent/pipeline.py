@@ -1,7 +1,11 @@
 """The facial-analysis pipeline: image -> faces -> landmarks, pose, blendshapes -> AUs, expression -> reasoning.
 
-One :class:`PipelineOptions` object configures every stage; :class:`FEAPipeline` loads the models once and
-analyses any number of images with them. Every interface (CLI, MCP, LangChain, LlamaIndex, Gradio) calls this.
+One :class:`PipelineOptions` object configures every stage and names its backend; :class:`FEAPipeline` loads
+the backends once and analyses any number of images with them. Every interface (CLI, Python, MCP, LangChain,
+LlamaIndex, the LangGraph agent, Gradio, batch and video) goes through :meth:`FEAPipeline.run` or its stages
+(:meth:`~FEAPipeline.start`, :meth:`~FEAPipeline.detect`, :meth:`~FEAPipeline.perceive`,
+:meth:`~FEAPipeline.reason`, :meth:`~FEAPipeline.finish`) on one :class:`Analysis`; :meth:`FEAPipeline.finish`
+is the one place an :class:`~fea_agent.results.ImageResult` is built.
 """
 
 from __future__ import annotations
@@ -10,112 +14,164 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fea_agent.backends.base import Detection, FaceMesh
 from fea_agent.errors import FEAError, InvalidInputError
-from fea_agent.io.images import MAX_PIXELS, LoadedImage, load_image
-from fea_agent.results import BoundingBox, Expression, Face, HeadPose, ImageInfo, ImageResult
+from fea_agent.io.images import MAX_PIXELS, ImageInput, LoadedImage, load_image
+from fea_agent.results import BoundingBox, Expression, Face, Gaze, HeadPose, ImageInfo, ImageResult
+
+#: The default face limit, the same in every interface.
+MAX_FACES = 32
+
+#: ``reasoner=USE_PIPELINE`` (the default of per-call arguments) means the pipeline's own reasoner; ``None``
+#: means no reasoning for this call.
+USE_PIPELINE: Any = object()
+
+
+def _backend_name(stage: str, optional: bool) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value is None or (optional and isinstance(value, str) and value.strip().lower() in ("", "none")):
+            if not optional:
+                raise ValueError(f"a {stage.replace('_', ' ')} backend is required")
+            return None
+        from fea_agent.backends.registry import names
+
+        name = str(value).strip().lower()
+        if name not in names(stage):  # type: ignore[arg-type]
+            choices = ", ".join(names(stage)) + (", none" if optional else "")  # type: ignore[arg-type]
+            raise ValueError(f"unknown {stage.replace('_', ' ')} backend {value!r}; choose one of {choices}")
+        return name
+
+    return check
 
 
 class PipelineOptions(BaseModel):
-    """Everything that configures a pipeline, in one place."""
+    """Everything that configures a pipeline, in one place: one field per stage names its backend."""
 
     model_config = ConfigDict(extra="forbid")
 
-    detection_threshold: float = Field(
-        0.7, ge=0, le=1, description="YuNet score below which a box is dropped."
+    detector: str = Field("yunet", description="Face detector backend: 'yunet' (default) or 'mediapipe'.")
+    landmarks: str | None = Field(
+        "mediapipe", description="Landmarks, blendshapes and head pose backend, or None to skip."
     )
-    detection_max_side: int = Field(
-        640, ge=64, description="Images are downscaled to this longer side for detection only."
+    action_units: str | None = Field(
+        "blendshapes", description="Action-unit backend ('blendshapes' needs the landmarks), or None."
     )
-    max_faces: int = Field(32, ge=1, description="Analyse at most this many faces, largest first.")
-    landmarks: bool = Field(True, description="Run the landmarker (landmarks, blendshapes, pose, AUs).")
-    expression: bool = Field(True, description="Run the appearance expression classifier.")
+    appearance: str | None = Field("fer", description="Appearance expression backend, or None to skip.")
     reasoner: str | None = Field(
         "facs", description="Reasoning backend by name ('facs', 'feallm', 'vlm', 'openai'), or None."
     )
     reasoner_options: dict[str, Any] = Field(default_factory=dict, description="Passed to the reasoner.")
+    detection_threshold: float = Field(
+        0.7, ge=0, le=1, description="Detector score below which a box is dropped."
+    )
+    detection_max_side: int = Field(
+        640, ge=64, description="Images are downscaled to this longer side for detection only."
+    )
+    max_faces: int = Field(MAX_FACES, ge=1, description="Analyse at most this many faces, largest first.")
     max_pixels: int = Field(MAX_PIXELS, ge=1, description="Refuse larger images.")
     model_dir: Path | None = Field(None, description="Folder of model files; default $FEA_AGENT_MODEL_DIR.")
 
+    _detector = field_validator("detector", mode="before")(staticmethod(_backend_name("detector", False)))
+    _landmarks = field_validator("landmarks", mode="before")(staticmethod(_backend_name("landmarks", True)))
+    _aus = field_validator("action_units", mode="before")(staticmethod(_backend_name("action_units", True)))
+    _appearance = field_validator("appearance", mode="before")(
+        staticmethod(_backend_name("appearance", True))
+    )
+    _reasoner = field_validator("reasoner", mode="before")(staticmethod(_backend_name("reasoner", True)))
+
 
 @dataclass
-class _Models:
-    detector: Any
-    landmarker: Any | None
-    classifier: Any | None
+class Analysis:
+    """One image on its way through the pipeline: the decoded pixels, what each stage found, the timings.
+
+    :meth:`FEAPipeline.run` returns it with ``result`` set; renderers use ``rgb`` (the decoded pixels) with it.
+    Interfaces that run the stages one by one (the LangGraph agent, video) pass the same object along.
+    """
+
+    loaded: LoadedImage
+    started: float
+    timings: dict[str, float] = field(default_factory=dict)
+    detections: list[Detection] = field(default_factory=list)
+    faces_found: int = 0
+    faces: list[Face] = field(default_factory=list)
+    frame_index: int | None = None
+    timestamp_s: float | None = None
+    reasoner_device: str | None = None
+    result: ImageResult | None = None
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.loaded.rgb
+
+    def add_time(self, stage: str, started: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000.0
 
 
 class FEAPipeline:
     """Facial emotion analysis on images: ``FEAPipeline().analyze("photo.jpg")``.
 
-    Models are loaded on construction (once) and reused; calls are serialised by a lock, so one pipeline
+    Backends are loaded on construction (once) and reused; calls are serialised by a lock, so one pipeline
     may be shared between threads. For parallel throughput, use one pipeline per worker.
     """
 
     def __init__(self, options: PipelineOptions | None = None, **overrides: Any) -> None:
-        base = options.model_dump() if options is not None else {}
+        base = options.model_dump(exclude_unset=True) if options is not None else {}
         self.options = PipelineOptions(**{**base, **overrides})
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         started = time.perf_counter()
         from fea_agent._native import quiet_stderr
+        from fea_agent.backends.registry import load
 
+        o = self.options
+        self.reasoner: Any = None
+        if o.action_units is not None and o.landmarks is None:
+            from fea_agent.backends.registry import spec as backend_spec
+
+            if backend_spec("action_units", o.action_units).factory.endswith("load_blendshape_aus"):
+                raise InvalidInputError(
+                    f"the {o.action_units!r} action units are computed from the landmarks: choose a landmarks "
+                    "backend, or action_units=None"
+                )
         with quiet_stderr():
-            self._models = self._load_models()
+            self.detector = load("detector", o.detector, o)
+            self.landmarks = load("landmarks", o.landmarks, o) if o.landmarks else None
+            self.action_units = load("action_units", o.action_units, o) if o.action_units else None
+            self.appearance = load("appearance", o.appearance, o) if o.appearance else None
             # The first inference initialises the native graphs; do it now rather than on a user's photo.
-            self._perceive(np.zeros((64, 64, 3), dtype=np.uint8), {})
-        self.reasoner = None
-        if self.options.reasoner:
-            from fea_agent.reasoning import get_reasoner
-
-            self.reasoner = get_reasoner(self.options.reasoner, **self.options.reasoner_options)
+            self.run(np.zeros((64, 64, 3), dtype=np.uint8), reasoner=None)
+        self.reasoner = load("reasoner", o.reasoner, o) if o.reasoner else None
         self.load_ms = (time.perf_counter() - started) * 1000.0
 
     @property
+    def devices(self) -> dict[str, str]:
+        """Stage -> the device its backend runs on, for the stages that run."""
+        stages = {
+            "detector": self.detector,
+            "landmarks": self.landmarks,
+            "action_units": self.action_units,
+            "appearance": self.appearance,
+            "reasoner": self.reasoner,
+        }
+        return {k: getattr(b, "device", "cpu") or "cpu" for k, b in stages.items() if b is not None}
+
+    @property
     def device(self) -> str:
-        return getattr(self.reasoner, "device", "cpu") or "cpu"
-
-    def _load_models(self) -> _Models:
-        from fea_agent.models.registry import model_path
-        from fea_agent.perception.detector import YuNetDetector
-
-        def path(name: str) -> Path:
-            if self.options.model_dir is not None:
-                from fea_agent.models.registry import spec, verify
-
-                candidate = self.options.model_dir / spec(name).filename
-                if candidate.is_file():
-                    verify(candidate, spec(name))
-                    return candidate
-            return model_path(name)
-
-        detector = YuNetDetector(
-            path("yunet"),
-            score_threshold=self.options.detection_threshold,
-            max_side=self.options.detection_max_side,
-        )
-        landmarker = classifier = None
-        if self.options.landmarks:
-            from fea_agent.perception.landmarker import MediaPipeLandmarker
-
-            landmarker = MediaPipeLandmarker(path("face_landmarker"))
-        if self.options.expression:
-            from fea_agent.perception.expression import FERClassifier
-
-            classifier = FERClassifier(path("fer"))
-        return _Models(detector, landmarker, classifier)
+        """'cpu', or the first GPU device any stage runs on."""
+        return next((d for d in self.devices.values() if d != "cpu"), "cpu")
 
     def close(self) -> None:
         """Release the native model handles (also done when the pipeline is garbage-collected)."""
-        if self._models.landmarker is not None:
-            self._models.landmarker.close()
-            self._models.landmarker = None
+        for backend in (self.landmarks, self.detector):
+            if backend is not None and hasattr(backend, "close"):
+                backend.close()
 
     def __enter__(self) -> FEAPipeline:
         return self
@@ -127,27 +183,142 @@ class FEAPipeline:
         with contextlib.suppress(Exception):
             self.close()
 
-    # -- analysis ---------------------------------------------------------------------------------------
+    # -- the one analysis path ---------------------------------------------------------------------------
 
-    def analyze(self, image: Any, *, source: str | None = None) -> ImageResult:
+    def run(
+        self,
+        image: ImageInput | LoadedImage,
+        *,
+        source: str | None = None,
+        max_faces: int | None = None,
+        reasoner: Any = USE_PIPELINE,
+    ) -> Analysis:
+        """Analyse one image: decode, detect, keep the largest ``max_faces``, perceive, reason, time.
+
+        ``image`` is a path, encoded bytes, a PIL image, an RGB numpy array or a :class:`LoadedImage`;
+        ``reasoner`` replaces the pipeline's own for this call (``None``: no reasoning). Returns the
+        :class:`Analysis` with ``result`` set. Raises :class:`~fea_agent.errors.InvalidInputError` for input
+        that is not a usable image; an image without faces is a normal result with ``faces == []``.
+        """
+        analysis = self.start(image, source=source)
+        with self._lock:
+            self.detect(analysis, max_faces=max_faces)
+            self.perceive(analysis)
+            self.reason(analysis, reasoner=reasoner)
+        self.finish(analysis)
+        return analysis
+
+    def start(
+        self,
+        image: ImageInput | LoadedImage,
+        *,
+        source: str | None = None,
+        frame_index: int | None = None,
+        timestamp_s: float | None = None,
+    ) -> Analysis:
+        """Stage 0: decode the input (EXIF orientation applied) and start the clock."""
+        started = time.perf_counter()
+        if isinstance(image, LoadedImage):
+            loaded = image if source is None else LoadedImage(image.rgb, source)
+        else:
+            loaded = load_image(image, source=source, max_pixels=self.options.max_pixels)
+        rgb = loaded.rgb
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise InvalidInputError("the pipeline needs an RGB uint8 array of shape (H, W, 3)")
+        analysis = Analysis(loaded, started, frame_index=frame_index, timestamp_s=timestamp_s)
+        if not isinstance(image, LoadedImage):
+            analysis.add_time("decode", started)
+        return analysis
+
+    def detect(self, analysis: Analysis, *, max_faces: int | None = None) -> list[Detection]:
+        """Stage 1: the faces in the image, largest first; keeps at most ``max_faces`` (default the options')
+        and records how many were found."""
+        limit = max_faces if max_faces is not None else self.options.max_faces
+        if limit < 1:
+            raise InvalidInputError(f"max_faces must be at least 1, got {limit}")
+        with self._lock:
+            t = time.perf_counter()
+            found = self.detector.detect(analysis.rgb)
+            analysis.add_time("detect", t)
+        analysis.faces_found = len(found)
+        analysis.detections = found[:limit]
+        return analysis.detections
+
+    def perceive(
+        self,
+        analysis: Analysis,
+        detections: Sequence[Detection] | None = None,
+        *,
+        landmarks: Sequence[Any] | None = None,
+    ) -> list[Face]:
+        """Stage 2: landmarks, head pose, gaze, AUs, appearance expression and quality for each detection.
+
+        ``detections`` default to the analysis's own and the faces replace ``analysis.faces``; given
+        explicitly (video, one tracked face at a time), the faces are returned and appended. ``landmarks``
+        gives, per detection, an object with ``run_box(rgb, detection)`` to use instead of the pipeline's
+        landmarks backend (video passes each face's tracker).
+        """
+        own = detections is None
+        dets = list(analysis.detections if detections is None else detections)
+        with self._lock:
+            faces = self._perceive(analysis, dets, landmarks)
+        if own:
+            analysis.faces = faces
+        else:
+            analysis.faces.extend(faces)
+        return faces
+
+    def reason(self, analysis: Analysis, *, reasoner: Any = USE_PIPELINE) -> list[Face]:
+        """Stage 3: the reasoner's fused expression and grounded explanation (faces unchanged without one)."""
+        reasoner = self.reasoner if reasoner is USE_PIPELINE else reasoner
+        if reasoner is None or not analysis.faces:
+            return analysis.faces
+        with self._lock:
+            t = time.perf_counter()
+            analysis.faces = reasoner.reason(analysis.faces, analysis.rgb)
+            analysis.add_time("reasoning", t)
+        analysis.reasoner_device = getattr(reasoner, "device", None)
+        return analysis.faces
+
+    def finish(self, analysis: Analysis) -> ImageResult:
+        """Build the typed result: the one place an :class:`ImageResult` is made."""
+        timings = {k: round(v, 2) for k, v in analysis.timings.items()}
+        timings["total"] = round((time.perf_counter() - analysis.started) * 1000.0, 2)
+        devices = self.devices
+        if analysis.reasoner_device:
+            devices["reasoner"] = analysis.reasoner_device
+        loaded = analysis.loaded
+        analysis.result = ImageResult.model_construct(
+            schema_version=ImageResult.model_fields["schema_version"].default,
+            source=loaded.source,
+            image=ImageInfo(width=loaded.width, height=loaded.height),
+            faces=analysis.faces,
+            faces_found=analysis.faces_found if analysis.faces_found > len(analysis.faces) else None,
+            timings_ms=timings,
+            device=next((d for d in devices.values() if d != "cpu"), "cpu"),
+            devices=devices,
+            frame_index=analysis.frame_index,
+            timestamp_s=analysis.timestamp_s,
+        )
+        return analysis.result
+
+    # -- conveniences over run() ----------------------------------------------------------------------------
+
+    def analyze(self, image: ImageInput, *, source: str | None = None) -> ImageResult:
         """Analyse one image: a path, encoded bytes, a PIL image or an RGB numpy array.
 
         Raises :class:`~fea_agent.errors.InvalidInputError` for input that is not a usable image.
         An image without faces is a normal result with ``faces == []``.
         """
-        started = time.perf_counter()
-        loaded = load_image(image, source=source, max_pixels=self.options.max_pixels)
-        decode_ms = (time.perf_counter() - started) * 1000.0
-        result = self.analyze_loaded(loaded)
-        result.timings_ms = {"decode": round(decode_ms, 2), **result.timings_ms}
-        result.timings_ms["total"] = round(result.timings_ms["total"] + decode_ms, 2)
+        result = self.run(image, source=source).result
+        assert result is not None
         return result
 
-    def analyze_many(self, images: Iterable[Any]) -> list[ImageResult | FEAError]:
+    def analyze_many(self, images: Iterable[ImageInput]) -> list[ImageResult | FEAError]:
         """Analyse several images; a bad input yields its error in place of a result, and the rest go on."""
         return [outcome for _, outcome in self.iter_analyze(images)]
 
-    def iter_analyze(self, images: Iterable[Any]) -> Iterator[tuple[Any, ImageResult | FEAError]]:
+    def iter_analyze(self, images: Iterable[ImageInput]) -> Iterator[tuple[Any, ImageResult | FEAError]]:
         """Like :meth:`analyze_many`, but lazily, pairing each input with its outcome."""
         for image in images:
             try:
@@ -174,102 +345,54 @@ class FEAPipeline:
 
         return analyze_video(self, path, stride=stride, tracking=tracking, progress=progress, **options)
 
-    def analyze_loaded(self, loaded: LoadedImage, *, reasoner: Any | None = None) -> ImageResult:
-        """Analyse an already decoded RGB image; ``reasoner`` replaces the pipeline's own for this call."""
-        rgb = loaded.rgb
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise InvalidInputError("analyze_loaded needs an RGB uint8 array of shape (H, W, 3)")
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        with self._lock:
-            faces = self._perceive(rgb, timings)
-            faces = self._reason(faces, rgb, timings, reasoner)
-        timings["total"] = (time.perf_counter() - started) * 1000.0
-        return ImageResult(
-            source=loaded.source,
-            image=ImageInfo(width=loaded.width, height=loaded.height),
-            faces=faces,
-            timings_ms={k: round(v, 2) for k, v in timings.items()},
-            device=getattr(reasoner, "device", None) or self.device,
-        )
+    # -- stage 2 in detail ------------------------------------------------------------------------------------
 
-    # -- the stages one by one (the agent's graph runs them as separate nodes) -------------------------------
-
-    def detect(self, rgb: np.ndarray, timings: dict[str, float] | None = None) -> list[Any]:
-        """Stage 1: the faces YuNet finds in an RGB uint8 image, largest first, at most ``max_faces``."""
-        with self._lock:
-            return self._detect(rgb, timings if timings is not None else {})
-
-    def perceive(
-        self, rgb: np.ndarray, detections: list[Any], timings: dict[str, float] | None = None
+    def _perceive(
+        self, analysis: Analysis, detections: list[Detection], landmarks: Sequence[Any] | None
     ) -> list[Face]:
-        """Stage 2: landmarks, head pose, blendshapes, AUs and appearance expression for each detection."""
-        with self._lock:
-            return self._perceive_detections(rgb, detections, timings if timings is not None else {})
-
-    def reason(
-        self, faces: list[Face], rgb: np.ndarray, timings: dict[str, float] | None = None
-    ) -> list[Face]:
-        """Stage 3: the reasoner's fused expression and grounded explanation (faces unchanged without one)."""
-        with self._lock:
-            return self._reason(faces, rgb, timings if timings is not None else {})
-
-    def _detect(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Any]:
-        t = time.perf_counter()
-        detections = self._models.detector.detect(rgb)[: self.options.max_faces]
-        timings["detect"] = (time.perf_counter() - t) * 1000.0
-        return detections
-
-    def _reason(
-        self, faces: list[Face], rgb: np.ndarray, timings: dict[str, float], reasoner: Any | None = None
-    ) -> list[Face]:
-        reasoner = reasoner if reasoner is not None else self.reasoner
-        if reasoner is None or not faces:
-            return faces
-        t = time.perf_counter()
-        faces = reasoner.reason(faces, rgb)
-        timings["reasoning"] = (time.perf_counter() - t) * 1000.0
-        return faces
-
-    def _perceive(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Face]:
-        return self._perceive_detections(rgb, self._detect(rgb, timings), timings)
-
-    def _perceive_detections(
-        self, rgb: np.ndarray, detections: list[Any], timings: dict[str, float], landmarker: Any | None = None
-    ) -> list[Face]:
-        """``landmarker``: anything with ``run_box(rgb, box)`` to use instead of the pipeline's own (video
-        passes one that tracks a face in MediaPipe's VIDEO mode)."""
-        from fea_agent.perception.action_units import estimate_action_units
         from fea_agent.perception.quality import assess
 
-        models = self._models
-        landmarker = landmarker if landmarker is not None else models.landmarker
-        timings["landmarks"] = timings["action_units"] = timings["expression"] = 0.0
+        rgb = analysis.rgb
+        if not detections:
+            return []
+        meshes: list[FaceMesh | None] = [None] * len(detections)
+        runners = landmarks if landmarks is not None else [self.landmarks] * len(detections)
+        if any(r is not None for r in runners):
+            t = time.perf_counter()
+            meshes = [
+                r.run_box(rgb, d) if r is not None else None for r, d in zip(runners, detections, strict=True)
+            ]
+            analysis.add_time("landmarks", t)
+        au_outputs = None
+        if self.action_units is not None:
+            t = time.perf_counter()
+            au_outputs = self.action_units.predict(rgb, detections, meshes)
+            analysis.add_time("action_units", t)
+        appearance = None
+        if self.appearance is not None:
+            t = time.perf_counter()
+            appearance = self.appearance.predict(rgb, detections)
+            analysis.add_time("expression", t)
         faces = []
-        for det in detections:
-            mesh = None
-            if landmarker is not None:
-                t = time.perf_counter()
-                mesh = landmarker.run_box(rgb, det)
-                timings["landmarks"] += (time.perf_counter() - t) * 1000.0
+        for i, (det, mesh) in enumerate(zip(detections, meshes, strict=True)):
             pose = (
                 HeadPose(
                     yaw=round(mesh.pose[0], 2), pitch=round(mesh.pose[1], 2), roll=round(mesh.pose[2], 2)
                 )
-                if (mesh is not None and mesh.pose is not None)
+                if mesh is not None and mesh.pose is not None
                 else None
             )
-            t = time.perf_counter()
-            aus = estimate_action_units(mesh.blendshapes, mesh.landmarks) if mesh is not None else []
-            timings["action_units"] += (time.perf_counter() - t) * 1000.0
+            aus = au_outputs[i] if au_outputs is not None else None
+            gaze_angles = (aus.gaze if aus is not None and aus.gaze is not None else None) or (
+                mesh.gaze if mesh is not None else None
+            )
+            look = appearance[i] if appearance is not None else None
             expression = None
-            if models.classifier is not None:
-                t = time.perf_counter()
-                probabilities = models.classifier.predict_box(rgb, det.box)
-                timings["expression"] += (time.perf_counter() - t) * 1000.0
+            if look is not None:
+                probabilities = {k: round(v, 4) for k, v in look.probabilities.items()}
                 expression = Expression(
                     label=max(probabilities, key=probabilities.__getitem__),
-                    probabilities={k: round(v, 4) for k, v in probabilities.items()},
+                    probabilities=probabilities,
                     source="appearance",
                 )
             x, y, w, h = det.box
@@ -277,6 +400,7 @@ class FEAPipeline:
             # landmark triples costs more than the landmarker's own Python wrapper.
             faces.append(
                 Face.model_construct(
+                    face_id=None,
                     bbox=BoundingBox(x=round(x, 1), y=round(y, 1), width=round(w, 1), height=round(h, 1)),
                     score=round(det.score, 4),
                     keypoints=np.round(det.keypoints.astype(np.float64), 1).tolist(),
@@ -287,15 +411,24 @@ class FEAPipeline:
                     blendshapes={k: round(v, 4) for k, v in mesh.blendshapes.items()}
                     if mesh is not None
                     else {},
-                    aus=aus,
+                    gaze=Gaze(yaw=round(gaze_angles[0], 2), pitch=round(gaze_angles[1], 2))
+                    if gaze_angles is not None
+                    else None,
+                    aus=aus.aus if aus is not None else [],
                     expression=expression,
+                    valence=None if look is None or look.valence is None else round(look.valence, 4),
+                    arousal=None if look is None or look.arousal is None else round(look.arousal, 4),
                     quality=assess(
                         box=det.box,
                         detection_score=det.score,
                         landmarks_found=mesh is not None,
                         presence=mesh.presence if mesh is not None else 0.0,
                         pose=pose,
+                        landmarks_expected=self.landmarks is not None or landmarks is not None,
                     ),
+                    reasoning=None,
                 )
             )
+        # Hook for the learned expression model (issue 11): it replaces each face's expression here, from the
+        # faces and the appearance outputs, before reasoning explains it.
         return faces

@@ -152,15 +152,39 @@ class Agreement(_Model):
     mixed: list[str] = Field(default_factory=list, description="Labels that co-occur, for a blended face.")
 
 
+#: The reasoning label of a face that cannot be read reliably: the reasoner says why instead of guessing.
+ABSTAIN = "abstain"
+#: The reasoning label when a generative reasoner's answer names no expression (the measured one stands).
+UNKNOWN = "unknown"
+
+
 class Reasoning(_Model):
     """The reasoner's answer: label first, then a description grounded in facial actions."""
 
-    label: str = Field(description="Expression label, or 'abstain' when the face is not usable.")
+    label: ExpressionLabel | Literal["abstain", "unknown"] = Field(
+        description="Expression label; 'abstain' when the face is not usable; 'unknown' when a generative "
+        "reasoner's answer named no expression (the measured expression then stands)."
+    )
     text: str = Field(description="'<Label>. <description grounded in the AUs>' (FEALLM's answer form).")
     confidence: float = Field(ge=0, le=1)
     evidence: list[AUEvidence] = Field(default_factory=list)
     agreement: Agreement = Field(default_factory=Agreement)
     reasoner: str = Field("facs", description="Which backend produced this answer.")
+
+    @property
+    def abstained(self) -> bool:
+        """True when the reasoner declined to label the face (``label == 'abstain'``)."""
+        return self.label == ABSTAIN
+
+    @classmethod
+    def abstention(cls, why: str, reasoner: str) -> Reasoning:
+        """The answer for a face that cannot be read: no label, no confidence, and why, in words."""
+        return cls(
+            label=ABSTAIN,
+            text=f"Abstain. The face cannot be read reliably: {why}.",
+            confidence=0.0,
+            reasoner=reasoner,
+        )
 
 
 class Face(_Model):
@@ -181,17 +205,42 @@ class Face(_Model):
         default_factory=dict,
         description="MediaPipe's 52 blendshape scores (ARKit names and '_neutral'), 0-1.",
     )
-    gaze: Gaze | None = Field(None, description="Gaze of both eyes together, when the landmarks backend gives it.")
+    gaze: Gaze | None = Field(
+        None, description="Gaze of both eyes together, when the landmarks backend gives it."
+    )
     aus: list[ActionUnit] = Field(default_factory=list)
     expression: Expression | None = None
     valence: float | None = Field(
-        None, ge=-1, le=1, description="Valence -1 (negative) to 1 (positive), when the appearance backend gives it."
+        None,
+        ge=-1,
+        le=1,
+        description="Valence -1 (negative) to 1 (positive), when the appearance backend gives it.",
     )
     arousal: float | None = Field(
-        None, ge=-1, le=1, description="Arousal -1 (calm) to 1 (excited), when the appearance backend gives it."
+        None,
+        ge=-1,
+        le=1,
+        description="Arousal -1 (calm) to 1 (excited), when the appearance backend gives it.",
     )
     quality: FaceQuality
     reasoning: Reasoning | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The face's answer: the reasoner's label, else the appearance label; None when the reasoner
+        abstained or nothing classified the face."""
+        if self.reasoning is not None and self.reasoning.label != UNKNOWN:
+            return None if self.reasoning.abstained else self.reasoning.label
+        return self.expression.label if self.expression is not None else None
+
+    @property
+    def confidence(self) -> float | None:
+        """The probability of :attr:`label` (None when there is no label)."""
+        if self.reasoning is not None and self.reasoning.label != UNKNOWN:
+            return None if self.reasoning.abstained else self.reasoning.confidence
+        if self.expression is not None:
+            return self.expression.probabilities.get(self.expression.label)
+        return None
 
     def au(self, code: str) -> ActionUnit | None:
         """The AU with this code (``'AU12'`` or ``'12'``), or None."""

@@ -3,6 +3,8 @@ endpoints' functions, and nothing uploaded left behind."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from pathlib import Path
@@ -12,8 +14,17 @@ import pytest
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from conftest import EDGE, VIDEO  # noqa: E402
+from conftest import EDGE, SEVEN_TOOLS, VIDEO  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _analyze(client: Client, path: Path) -> dict:
+    """The demo's analyze_face endpoint, as an MCP client calls it: base64 in, the tool's JSON out."""
+    return json.loads(client.predict(image=_b64(path), api_name="/analyze_face"))
 
 
 @pytest.fixture(scope="module")
@@ -38,33 +49,30 @@ def _cache_files() -> list[Path]:
 
 def test_astronaut_is_happiness_with_cited_aus_and_no_upload_kept(client, astronaut):
     started = time.perf_counter()
-    result = client.predict(handle_file(str(astronaut)), api_name="/analyze_face")
+    result = _analyze(client, astronaut)
     elapsed = time.perf_counter() - started
     face = result["faces"][0]
     assert face["reasoning"]["label"] == "happiness"
     assert face["reasoning"]["text"].startswith("Happiness.")
     assert "AU12" in face["reasoning"]["text"]
     assert {a["code"] for a in face["aus"] if a["present"]} >= {"AU12"}
-    assert "landmarks" not in face  # kept out of the tool answer
-    assert _cache_files() == [], "the uploaded photo must be deleted once read"
-    print(f"astronaut via gradio_client (upload + analysis + answer): {elapsed:.2f} s")
+    assert face["landmarks"] == []  # kept out of the tool answer, as over fea-agent serve mcp
+    assert _cache_files() == [], "nothing of the photo may be kept"
+    print(f"astronaut via gradio_client (base64 + analysis + answer): {elapsed:.2f} s")
 
 
 def test_photo_without_a_face_gives_an_empty_list(client):
-    result = client.predict(
-        handle_file(str(EDGE / "pixabay_mountains-615428_640.jpg")), api_name="/analyze_face"
-    )
-    assert result["faces"] == []
+    assert _analyze(client, EDGE / "pixabay_mountains-615428_640.jpg")["faces"] == []
 
 
 def test_bad_file_is_a_clear_message_and_the_app_stays_up(client, tmp_path, astronaut):
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
-    with pytest.raises(Exception, match=r"notes\.png: not an image"):
-        client.predict(handle_file(str(bad)), api_name="/analyze_face")
+    with pytest.raises(Exception, match=r"not an image"):
+        _analyze(client, bad)
     assert _cache_files() == []
     # the server goes on
-    assert client.predict(handle_file(str(astronaut)), api_name="/analyze_face")["faces"]
+    assert _analyze(client, astronaut)["faces"]
 
 
 def test_compare_names_the_aus_that_changed(client):
@@ -73,20 +81,23 @@ def test_compare_names_the_aus_that_changed(client):
         handle_file(str(EDGE / "pexels_happy-baby.jpeg")),
         api_name="/compare_faces",
     )
+    out = json.loads(out)
     assert out["b"] == "happiness"
     stronger = {c["action unit"].split()[0] for c in out["changes"] if c["change"] > 0}
     assert "AU12" in stronger
 
 
 def test_describe_action_unit_and_unknown_code(client):
-    assert client.predict("au12", api_name="/describe_action_unit")["name"] == "Lip corner puller"
+    out = json.loads(client.predict(code="au12", api_name="/describe_action_unit"))
+    assert out["action_units"][0]["name"] == "Lip corner puller"
     with pytest.raises(Exception, match="AU99 is not in the catalogue"):
-        client.predict("AU99", api_name="/describe_action_unit")
+        client.predict(code="AU99", api_name="/describe_action_unit")
 
 
 def test_only_the_tool_endpoints_are_public(client):
+    """The catalogue's seven tools under their own names, and the demo-only compare_faces."""
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {"/analyze_face", "/describe_action_unit", "/compare_faces"}
+    assert endpoints == {f"/{name}" for name in SEVEN_TOOLS} | {"/compare_faces"}
 
 
 @pytest.mark.skipif(not VIDEO.is_file(), reason=f"shared video not found at {VIDEO}")

@@ -90,7 +90,7 @@ def tiny_config(tmp_path_factory) -> FEALLMConfig:
 @pytest.fixture(scope="module")
 def astronaut_face(pipeline, astronaut):
     loaded = load_image(astronaut)
-    return pipeline.analyze_loaded(loaded).faces[0], loaded.rgb
+    return pipeline.analyze(loaded.rgb).faces[0], loaded.rgb
 
 
 @pytest.fixture(scope="module")

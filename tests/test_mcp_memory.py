@@ -105,12 +105,16 @@ async def test_explain_and_describe_without_an_image(runtime: Runtime):
 async def test_resources_and_prompt(runtime: Runtime):
     async with _session(runtime) as client:
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
-        assert uris == {"fea://action-units", "fea://emotion-prototypes"}
+        assert uris == {"fea://action-units", "fea://emotion-prototypes", "fea://backends"}
         catalogue = json.loads((await client.read_resource("fea://action-units")).contents[0].text)
         prototypes = json.loads((await client.read_resource("fea://emotion-prototypes")).contents[0].text)
+        backends = json.loads((await client.read_resource("fea://backends")).contents[0].text)
         prompt = await client.get_prompt("analyse_face", {"image": "face.jpg", "question": "is she happy?"})
     assert any(a["code"] == "AU12" and a["muscle"] == "zygomaticus major" for a in catalogue)
     assert next(p for p in prototypes if p["label"] == "happiness")["core"] == ["AU12"]
+    assert backends["active"]["detector"] == "yunet" and backends["devices"]["detector"] == "cpu"
+    listed = {(b["stage"], b["name"]) for b in backends["registered"]}
+    assert {("detector", "yunet"), ("detector", "mediapipe"), ("reasoner", "facs")} <= listed
     text = prompt.messages[0].content.text
     assert "analyze_face" in text and "face.jpg" in text and "is she happy?" in text
 

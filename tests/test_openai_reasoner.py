@@ -82,7 +82,7 @@ def server() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="module")
 def astronaut_faces(pipeline, astronaut):
     loaded = load_image(astronaut)
-    result = pipeline.analyze_loaded(loaded)
+    result = pipeline.analyze(loaded.rgb)
     return [f.model_copy(update={"reasoning": None}) for f in result.faces], loaded.rgb
 
 

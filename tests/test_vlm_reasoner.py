@@ -80,7 +80,7 @@ def tiny_vlm(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def astronaut_face(pipeline, astronaut):
     loaded = load_image(astronaut)
-    return pipeline.analyze_loaded(loaded).faces[0], loaded.rgb
+    return pipeline.analyze(loaded.rgb).faces[0], loaded.rgb
 
 
 def test_loads_by_path_and_reports_device(tiny_vlm):

@@ -45,12 +45,11 @@ def raw_fps(pipeline, video: Path, *, detect_every_s: float = 1.0) -> float:
     """The same models over the same frames in a bare loop: decode, YuNet when due, crop, landmarks, CNN."""
     import numpy as np
 
-    from fea_agent.perception.landmarker import MediaPipeLandmarker
-    from fea_agent.video.analyzer import fast_square_crop
+    from fea_agent.perception.landmarker import MediaPipeLandmarker, fast_square_crop
     from fea_agent.video.frames import VideoReader
 
-    detector, classifier = pipeline._models.detector, pipeline._models.classifier
-    landmarker = MediaPipeLandmarker(pipeline._models.landmarker.model_path, video=True)
+    detector, classifier = pipeline.detector, pipeline.appearance
+    landmarker = MediaPipeLandmarker(pipeline.landmarks.model_path, video=True)
     box, last_detect, n = None, -1e9, 0
     started = time.perf_counter()
     for frame in VideoReader(video):

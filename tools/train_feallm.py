@@ -47,10 +47,10 @@ def _perceive(paths: list[Path]) -> dict[Path, tuple[np.ndarray, Any]]:
     from fea_agent.pipeline import FEAPipeline
 
     out: dict[Path, tuple[np.ndarray, Any]] = {}
-    with FEAPipeline(reasoner=None, expression=False) as pipeline:
+    with FEAPipeline(reasoner=None, appearance=None) as pipeline:
         for path in dict.fromkeys(paths):
             loaded = load_image(path)
-            faces = pipeline.analyze_loaded(loaded).faces
+            faces = pipeline.run(loaded).result.faces
             face = max(faces, key=lambda f: f.bbox.width * f.bbox.height) if faces else None
             out[path] = (loaded.rgb, face)
     return out

@@ -8,16 +8,15 @@ without faces takes the ``no_face`` branch and skips perception and reasoning. S
 
 from __future__ import annotations
 
-import time
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from fea_agent.io.images import LoadedImage, load_image
-from fea_agent.pipeline import FEAPipeline
+from fea_agent.backends.base import Detection
+from fea_agent.pipeline import Analysis, FEAPipeline
 from fea_agent.render.text import format_result
-from fea_agent.results import Face, ImageInfo, ImageResult
+from fea_agent.results import Face, ImageResult
 
 #: Node names, in the order they run on an image with faces.
 NODES: tuple[str, ...] = ("detect", "perceive", "reason", "report")
@@ -40,60 +39,37 @@ class FEAGraphOutput(TypedDict, total=False):
 
 
 class FEAGraphState(FEAGraphInput, FEAGraphOutput, total=False):
-    """The whole state; ``loaded``, ``detections``, ``faces`` and ``timings_ms`` pass between the nodes."""
+    """The whole state; ``analysis`` (the pipeline's :class:`~fea_agent.pipeline.Analysis`) passes between
+    the nodes, each running one stage of the pipeline's single analysis path on it."""
 
-    loaded: LoadedImage
-    detections: list[Any]
-    faces: list[Face]
-    timings_ms: dict[str, float]
-    started: float
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0
+    analysis: Analysis
+    detections: list[Detection]  # what the detect node found (for streaming)
+    faces: list[Face]  # the faces as the last node left them (for streaming)
 
 
 def build_graph(pipeline: FEAPipeline) -> CompiledStateGraph:
     """Compile the offline graph over ``pipeline`` (its models are shared, not copied)."""
 
     def detect(state: FEAGraphState) -> dict[str, Any]:
-        started = time.perf_counter()
-        loaded = load_image(
-            state["image"], source=state.get("source"), max_pixels=pipeline.options.max_pixels
-        )
-        timings = {"decode": _ms(started)}
-        detections = pipeline.detect(loaded.rgb, timings)
-        return {"loaded": loaded, "detections": detections, "timings_ms": timings, "started": started}
+        analysis = pipeline.start(state["image"], source=state.get("source"))
+        return {"analysis": analysis, "detections": pipeline.detect(analysis)}
 
     def perceive(state: FEAGraphState) -> dict[str, Any]:
-        timings = dict(state["timings_ms"])
-        faces = pipeline.perceive(state["loaded"].rgb, state["detections"], timings)
-        return {"faces": faces, "timings_ms": timings}
+        return {"faces": pipeline.perceive(state["analysis"])}
 
     def no_face(state: FEAGraphState) -> dict[str, Any]:
         # An image without faces is a normal answer, not an error: perception and reasoning are skipped.
         return {"faces": []}
 
     def reason(state: FEAGraphState) -> dict[str, Any]:
-        timings = dict(state["timings_ms"])
-        faces = pipeline.reason(state["faces"], state["loaded"].rgb, timings)
-        return {"faces": faces, "timings_ms": timings}
+        return {"faces": pipeline.reason(state["analysis"])}
 
     def report(state: FEAGraphState) -> dict[str, Any]:
-        loaded = state["loaded"]
-        timings = {k: round(v, 2) for k, v in state["timings_ms"].items()}
-        timings["total"] = round(_ms(state["started"]), 2)
-        result = ImageResult(
-            source=loaded.source,
-            image=ImageInfo(width=loaded.width, height=loaded.height),
-            faces=state["faces"],
-            timings_ms=timings,
-            device=pipeline.device,
-        )
+        result = pipeline.finish(state["analysis"])
         return {"result": result, "report": format_result(result), "face_count": len(result.faces)}
 
     def after_detect(state: FEAGraphState) -> str:
-        return "perceive" if state["detections"] else "no_face"
+        return "perceive" if state["analysis"].detections else "no_face"
 
     graph = StateGraph(FEAGraphState, input_schema=FEAGraphInput, output_schema=FEAGraphOutput)
     graph.add_node("detect", detect)

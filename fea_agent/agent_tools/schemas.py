@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from fea_agent.pipeline import MAX_FACES
 from fea_agent.results import (
     ActionUnit,
     BoundingBox,
@@ -52,7 +53,9 @@ def annotated_image(output: BaseModel) -> tuple[bytes, str] | None:
 
 class ImageToolInput(_Input):
     image: str = Field(description=IMAGE_DESCRIPTION)
-    max_faces: int = Field(8, ge=1, le=32, description="Analyse at most this many faces, largest first.")
+    max_faces: int | None = Field(
+        None, ge=1, description=f"Analyse at most this many faces, largest first (default {MAX_FACES})."
+    )
 
 
 class AnalyzeFaceInput(ImageToolInput):
@@ -110,7 +113,9 @@ class ExplainEmotionInput(_Input):
         description="Optional, with action_units: an appearance classifier's probabilities per expression "
         "(neutral, happiness, sadness, surprise, fear, disgust, anger, contempt) to fuse with the AUs.",
     )
-    max_faces: int = Field(8, ge=1, le=32, description="With an image: explain at most this many faces.")
+    max_faces: int | None = Field(
+        None, ge=1, description=f"With an image: explain at most this many faces (default {MAX_FACES})."
+    )
 
 
 class DescribeActionUnitInput(_Input):
@@ -156,6 +161,9 @@ class FaceDetections(_WithAnnotatedImage):
     source: str | None = None
     image: ImageInfo
     faces: list[DetectedFace] = Field(default_factory=list)
+    faces_found: int | None = Field(
+        None, description="Faces the detector found, set only when max_faces left some out."
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
@@ -174,6 +182,9 @@ class ActionUnitsResult(BaseModel):
     source: str | None = None
     image: ImageInfo
     faces: list[FaceActionUnits] = Field(default_factory=list)
+    faces_found: int | None = Field(
+        None, description="Faces the detector found, set only when max_faces left some out."
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
@@ -190,6 +201,9 @@ class ExpressionResult(BaseModel):
     source: str | None = None
     image: ImageInfo
     faces: list[FaceExpression] = Field(default_factory=list)
+    faces_found: int | None = Field(
+        None, description="Faces the detector found, set only when max_faces left some out."
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

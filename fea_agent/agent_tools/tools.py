@@ -10,10 +10,9 @@ from __future__ import annotations
 import io
 import itertools
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -42,7 +41,6 @@ from fea_agent.agent_tools.schemas import (
     VideoAnalysis,
 )
 from fea_agent.errors import BackendUnavailableError, InvalidInputError
-from fea_agent.io.images import LoadedImage, load_image
 from fea_agent.results import (
     EXPRESSION_LABELS,
     ActionUnit,
@@ -50,9 +48,11 @@ from fea_agent.results import (
     Expression,
     Face,
     FaceQuality,
-    ImageInfo,
     ImageResult,
 )
+
+if TYPE_CHECKING:
+    from fea_agent.pipeline import Analysis
 
 #: Longer side of the annotated picture a tool returns (smaller pictures are sent as they are).
 ANNOTATED_MAX_SIDE = 768
@@ -63,28 +63,19 @@ ProgressCallback = Callable[[int, "int | None"], None]
 
 @dataclass
 class ToolContext:
-    """What a tool call runs with: a pipeline, the image policy, a reasoner and an optional progress callback.
+    """What a tool call runs with: a pipeline, the image policy and an optional progress callback.
 
-    ``reasoner`` defaults to the pipeline's reasoner, or the offline FACS reasoner when the pipeline has none
-    (a perception-only pipeline still answers ``analyze_face`` and ``explain_emotion``). A context is cheap:
-    interfaces that report progress make one per call with :meth:`with_progress`.
+    Reasoning is the pipeline's own: a pipeline built with ``reasoner=None`` gives tools no reasoning, and
+    ``explain_emotion`` then says so. A context is cheap: interfaces that report progress make one per call
+    with :meth:`with_progress`.
     """
 
     pipeline: Any  # FEAPipeline; Any so that importing this module does not load models
     policy: ImagePolicy = field(default_factory=ImagePolicy)
-    reasoner: Any | None = None
     progress: ProgressCallback | None = None
 
-    def __post_init__(self) -> None:
-        if self.reasoner is None:
-            self.reasoner = getattr(self.pipeline, "reasoner", None)
-        if self.reasoner is None:
-            from fea_agent.reasoning import get_reasoner
-
-            self.reasoner = get_reasoner("facs")
-
     def with_progress(self, progress: ProgressCallback | None) -> ToolContext:
-        return ToolContext(self.pipeline, self.policy, self.reasoner, progress)
+        return ToolContext(self.pipeline, self.policy, progress)
 
 
 @dataclass(frozen=True)
@@ -121,44 +112,19 @@ class ToolSpec:
 # -- shared steps ------------------------------------------------------------------------------------------
 
 
-def _load(ctx: ToolContext, image: str) -> tuple[LoadedImage, float]:
+def _run(ctx: ToolContext, image: str, max_faces: int | None, *, reason: bool) -> Analysis:
+    """The pipeline's one analysis path on the tool's image argument (reasoning only when asked)."""
+    from fea_agent.pipeline import USE_PIPELINE
+
     resolved = resolve_image(image, ctx.policy)
-    started = time.perf_counter()
-    loaded = load_image(resolved.data, source=resolved.source, max_pixels=ctx.pipeline.options.max_pixels)
-    return loaded, (time.perf_counter() - started) * 1000.0
-
-
-def _perceive(ctx: ToolContext, image: str, max_faces: int) -> tuple[LoadedImage, ImageResult]:
-    """Decode, detect and perceive (no reasoning): the pipeline's stages 1 and 2."""
-    loaded, decode_ms = _load(ctx, image)
-    timings: dict[str, float] = {"decode": decode_ms}
-    detections = ctx.pipeline.detect(loaded.rgb, timings)[:max_faces]
-    faces = ctx.pipeline.perceive(loaded.rgb, detections, timings)
-    result = ImageResult(
-        source=loaded.source,
-        image=ImageInfo(width=loaded.width, height=loaded.height),
-        faces=faces,
-        timings_ms=timings,
-        device=ctx.pipeline.device,
+    return ctx.pipeline.run(
+        resolved.data, source=resolved.source, max_faces=max_faces, reasoner=USE_PIPELINE if reason else None
     )
-    return loaded, result
 
 
-def _reason(
-    ctx: ToolContext, faces: list[Face], rgb: np.ndarray | None, timings: dict[str, float]
-) -> list[Face]:
-    if not faces:
-        return faces
-    started = time.perf_counter()
-    faces = ctx.reasoner.reason(faces, rgb)
-    timings["reasoning"] = (time.perf_counter() - started) * 1000.0
-    return faces
-
-
-def _round_timings(timings: dict[str, float], started: float) -> dict[str, float]:
-    out = {k: round(v, 2) for k, v in timings.items()}
-    out["total"] = round((time.perf_counter() - started) * 1000.0, 2)
-    return out
+def _result(analysis: Analysis) -> ImageResult:
+    assert analysis.result is not None
+    return analysis.result
 
 
 def _encode_annotated(rgb: np.ndarray, result: ImageResult) -> bytes:
@@ -179,9 +145,9 @@ def _encode_annotated(rgb: np.ndarray, result: ImageResult) -> bytes:
 
 
 def analyze_face(ctx: ToolContext, args: AnalyzeFaceInput) -> FaceAnalysis:
-    started = time.perf_counter()
-    loaded, result = _perceive(ctx, args.image, args.max_faces)
-    faces = _reason(ctx, result.faces, loaded.rgb, result.timings_ms)
+    analysis = _run(ctx, args.image, args.max_faces, reason=True)
+    result = _result(analysis)
+    faces = result.faces
     # Drop the bulky fields before the output is built: they are most of its bytes and its copying cost.
     update: dict[str, Any] = {}
     if not args.include_landmarks:
@@ -191,42 +157,42 @@ def analyze_face(ctx: ToolContext, args: AnalyzeFaceInput) -> FaceAnalysis:
     if update:
         faces = [f.model_copy(update=update) for f in faces]
     fields = {name: getattr(result, name) for name in ImageResult.model_fields}
-    fields.update(faces=faces, timings_ms=_round_timings(result.timings_ms, started))
-    out = FaceAnalysis(**fields)
+    out = FaceAnalysis.model_construct(**{**fields, "faces": faces})
     if args.annotate and faces:
-        out._annotated = _encode_annotated(loaded.rgb, out)
+        out._annotated = _encode_annotated(analysis.rgb, out)
     return out
 
 
 def detect_faces(ctx: ToolContext, args: DetectFacesInput) -> FaceDetections:
-    started = time.perf_counter()
-    loaded, result = _perceive(ctx, args.image, args.max_faces)
+    analysis = _run(ctx, args.image, args.max_faces, reason=False)
+    result = _result(analysis)
     out = FaceDetections(
         source=result.source,
         image=result.image,
+        faces_found=result.faces_found,
         faces=[
             DetectedFace(
                 bbox=f.bbox, score=f.score, keypoints=f.keypoints, head_pose=f.head_pose, quality=f.quality
             )
             for f in result.faces
         ],
-        timings_ms=_round_timings(result.timings_ms, started),
+        timings_ms=result.timings_ms,
     )
     if args.annotate and result.faces:
         # Boxes and numbers only: the detector's answer, not the expression.
         bare = result.model_copy(
             update={"faces": [f.model_copy(update={"aus": [], "expression": None}) for f in result.faces]}
         )
-        out._annotated = _encode_annotated(loaded.rgb, bare)
+        out._annotated = _encode_annotated(analysis.rgb, bare)
     return out
 
 
 def detect_action_units(ctx: ToolContext, args: DetectActionUnitsInput) -> ActionUnitsResult:
-    started = time.perf_counter()
-    _, result = _perceive(ctx, args.image, args.max_faces)
+    result = _result(_run(ctx, args.image, args.max_faces, reason=False))
     return ActionUnitsResult(
         source=result.source,
         image=result.image,
+        faces_found=result.faces_found,
         faces=[
             FaceActionUnits(
                 bbox=f.bbox,
@@ -236,31 +202,30 @@ def detect_action_units(ctx: ToolContext, args: DetectActionUnitsInput) -> Actio
             )
             for f in result.faces
         ],
-        timings_ms=_round_timings(result.timings_ms, started),
+        timings_ms=result.timings_ms,
     )
 
 
 def classify_expression(ctx: ToolContext, args: ClassifyExpressionInput) -> ExpressionResult:
-    started = time.perf_counter()
-    loaded, result = _perceive(ctx, args.image, args.max_faces)
-    fused: list[Face | None] = [None] * len(result.faces)
+    analysis = _run(ctx, args.image, args.max_faces, reason=False)
+    appearance = list(analysis.faces)
     if args.fuse_with_action_units:
-        fused = list(_reason(ctx, result.faces, loaded.rgb, result.timings_ms))
+        ctx.pipeline.reason(analysis)
+    result = ctx.pipeline.finish(analysis)
     return ExpressionResult(
         source=result.source,
         image=result.image,
+        faces_found=result.faces_found,
         faces=[
             FaceExpression(
                 bbox=f.bbox,
                 appearance=f.expression,
-                fused=g.expression
-                if g is not None and g.reasoning and g.reasoning.label != "abstain"
-                else None,
+                fused=g.expression if g.reasoning is not None and not g.reasoning.abstained else None,
                 quality=f.quality,
             )
-            for f, g in zip(result.faces, fused, strict=True)
+            for f, g in zip(appearance, result.faces, strict=True)
         ],
-        timings_ms=_round_timings(result.timings_ms, started),
+        timings_ms=result.timings_ms,
     )
 
 
@@ -306,9 +271,14 @@ def _appearance_expression(appearance: dict[str, float]) -> Expression:
 def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> EmotionExplanation:
     if (args.image is None) == (args.action_units is None):
         raise InvalidInputError("explain_emotion needs exactly one of image or action_units")
+    reasoner = ctx.pipeline.reasoner
+    if reasoner is None:
+        raise BackendUnavailableError(
+            "explain_emotion: reasoning is switched off on this server (started with --reasoner none); "
+            "use classify_expression or detect_action_units, or start the server with a reasoner"
+        )
     if args.image is not None:
-        loaded, result = _perceive(ctx, args.image, args.max_faces)
-        faces = _reason(ctx, result.faces, loaded.rgb, result.timings_ms)
+        faces = _result(_run(ctx, args.image, args.max_faces, reason=True)).faces
         return EmotionExplanation(
             source="image",
             faces=[
@@ -338,16 +308,27 @@ def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> EmotionExpla
             usable=True,
         ),
     )
-    (reasoned,) = ctx.reasoner.reason([face], None)
+    if _needs_image(reasoner):
+        raise InvalidInputError(
+            f"explain_emotion: the {reasoner.name!r} reasoner on this server looks at the face itself, so it "
+            "needs image=...; explaining from action_units alone needs a server with the 'facs' reasoner"
+        )
+    (reasoned,) = reasoner.reason([face], None)
     return EmotionExplanation(
         source="action_units",
         faces=[FaceExplanation(bbox=None, expression=reasoned.expression, reasoning=reasoned.reasoning)],
     )
 
 
+def _needs_image(reasoner: Any) -> bool:
+    from fea_agent.backends.registry import BACKENDS
+
+    spec = BACKENDS.get(("reasoner", getattr(reasoner, "name", "")))
+    return spec.needs_image if spec is not None else False
+
+
 def describe_action_unit(ctx: ToolContext, args: DescribeActionUnitInput) -> ActionUnitDescriptions:
-    from fea_agent.facs.catalogue import AU_CATALOGUE, describe
-    from fea_agent.facs.prototypes import PROTOTYPES
+    from fea_agent.facs import AU_CATALOGUE, describe, roles
 
     text = args.code.strip()
     if text.lower() == "all":
@@ -369,9 +350,9 @@ def describe_action_unit(ctx: ToolContext, args: DescribeActionUnitInput) -> Act
                 name=i.name,
                 muscle=i.muscle,
                 appearance=i.appearance,
-                core_of=[p.label for p in PROTOTYPES.values() if i.code in p.core],
-                supports=[p.label for p in PROTOTYPES.values() if i.code in (*p.core, *p.supporting)],
-                contradicts=[p.label for p in PROTOTYPES.values() if i.code in p.contradicts],
+                core_of=list(roles(i.code).core_of),
+                supports=list(roles(i.code).supports),
+                contradicts=list(roles(i.code).contradicts),
             )
             for i in infos
         ]

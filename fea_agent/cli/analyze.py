@@ -38,7 +38,6 @@ def _out_path(out: str, image: str, many: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fea_agent.io.images import load_image
     from fea_agent.pipeline import FEAPipeline
     from fea_agent.render import format_result, save_annotated
 
@@ -52,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     many = len(args.images) > 1
     for image in args.images:
         try:
-            loaded = load_image(image, max_pixels=pipeline.options.max_pixels)
-            result = pipeline.analyze_loaded(loaded)
+            analysis = pipeline.run(image)
+            result = analysis.result
         except FEAError as exc:
             failed.append(image)
             message = str(exc)
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.out:
             save_annotated(
-                loaded.rgb, result, str(_out_path(args.out, image, many)), landmarks=not args.no_landmarks
+                analysis.rgb, result, str(_out_path(args.out, image, many)), landmarks=not args.no_landmarks
             )
         if args.jsonl:
             print(result.model_dump_json(), flush=True)

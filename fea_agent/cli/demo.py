@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--share", action="store_true", help="also create a temporary public gradio.live link")
     p.add_argument("--mcp", action="store_true", help="also serve the analysis endpoints as MCP tools")
-    p.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    add_pipeline_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -31,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
         print("fea-agent demo: --share and --share-none contradict each other", file=sys.stderr)
         return 2
     try:
-        pipeline = FEAPipeline(model_dir=args.model_dir)
-    except FEAError as exc:
+        pipeline = FEAPipeline(**pipeline_options(args))
+    except (FEAError, ValueError) as exc:
         print(f"fea-agent demo: {exc}", file=sys.stderr)
         return 2
     print(f"fea-agent demo: models loaded in {pipeline.load_ms / 1000:.1f} s", file=sys.stderr)

@@ -27,6 +27,12 @@ def run(args: argparse.Namespace) -> int:
             found = next((p for p in registry.candidates(s.name) if p.is_file()), None)
             print(f"{s.name:16} {s.filename:40} {s.licence:11} {found or 'not found'}")
             print(f"{'':16} {s.description}; {s.url}")
+        from fea_agent.backends.registry import describe_all
+
+        print("\nbackends (stage, name, device, availability; * marks the default):")
+        for b in describe_all():
+            state = "available" if b.available else f"not available: {b.reason}"
+            print(f"{b.stage:13} {b.name + ('*' if b.default else ''):16} {b.device:5} {state}")
         return 0
     names = args.names or list(registry.MODELS)
     status = 0

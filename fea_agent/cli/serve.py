@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
+
+from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,10 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="pipelines for parallel calls (default: CPUs, max 4)"
     )
     m.add_argument(
-        "--reasoner", default="facs", help="reasoning backend: facs (default, offline), or feallm/vlm/openai"
-    )
-    m.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
-    m.add_argument(
         "--max-request-mb", type=float, default=None, help="HTTP request size limit in MB (default about 34)"
     )
     m.add_argument(
@@ -54,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="HTTP on a loopback address without a token (refused for any other address)",
     )
+    add_pipeline_arguments(m)
     m.set_defaults(func=run)
 
 
@@ -74,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"fea-agent serve mcp: {exc}", file=sys.stderr)
         return 2
-    options: dict = {"reasoner": None if args.reasoner in ("none", "") else args.reasoner}
-    if args.model_dir is not None:
-        options["model_dir"] = args.model_dir
+    try:
+        options = pipeline_options(args)
+    except ValueError as exc:
+        print(f"fea-agent serve mcp: {exc}", file=sys.stderr)
+        return 2
     runtime = Runtime(policy=policy, workers=args.workers or default_workers(), pipeline_options=options)
     try:
         runtime.load()  # once, before the first client: a model problem stops the server here, clearly

@@ -12,7 +12,7 @@ import gradio as gr
 
 from fea_agent.errors import FEAError
 from fea_agent.io.images import LoadedImage, load_image
-from fea_agent.pipeline import FEAPipeline
+from fea_agent.pipeline import USE_PIPELINE, FEAPipeline
 from fea_agent.reasoning import Reasoner, get_reasoner
 from fea_agent.results import ImageResult
 
@@ -68,4 +68,6 @@ def decode(data: bytes, name: str, pipeline: FEAPipeline) -> LoadedImage:
 
 def analyze(pipeline: FEAPipeline, loaded: LoadedImage, reasoner: Reasoner | None) -> ImageResult:
     """Analyse with the pipeline; a reasoner other than the pipeline's own replaces its reasoning stage."""
-    return pipeline.analyze_loaded(loaded, reasoner=reasoner)
+    result = pipeline.run(loaded, reasoner=reasoner if reasoner is not None else USE_PIPELINE).result
+    assert result is not None
+    return result

@@ -1,60 +1,83 @@
 """The demo's API endpoints, which ``launch(mcp_server=True)`` also serves as MCP tools.
 
-Their docstrings are what an MCP client's model reads, so they say what each tool does, what it takes and
-what it returns. The page's own events are private; only these are public.
+The tools are the catalogue's (:data:`fea_agent.agent_tools.TOOL_SPECS`), the same names, arguments and JSON
+outputs as ``fea-agent serve mcp``: each endpoint validates its arguments with the tool's input model, runs the
+tool on the demo's pipeline and answers with the tool's output as JSON text. Images come as base64 or data
+URIs (no file paths: the demo allows no folder), so nothing a client sends is written to disk. The one
+demo-only helper, ``compare_faces``, has a name no tool uses.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
+import typing
 from typing import Any
 
 import gradio as gr
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
+from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext, ToolSpec
 from fea_agent.demo import plots
 from fea_agent.demo.analysis import analyze, decode, user_errors
 from fea_agent.demo.uploads import Upload, ephemeral_image
-from fea_agent.facs.catalogue import describe
 from fea_agent.pipeline import FEAPipeline
+
+
+def _component(field: FieldInfo, label: str) -> gr.components.Component:
+    """The hidden input component whose API type and default match a tool argument's (JSON for lists, objects)."""
+    kinds = [a for a in (typing.get_args(field.annotation) or (field.annotation,)) if a is not type(None)]
+    default = None if field.is_required() else field.default
+    if kinds == [str]:
+        return gr.Textbox(label=label, value=default)
+    if kinds == [bool]:
+        return gr.Checkbox(label=label, value=bool(default))
+    if kinds in ([int], [float]):
+        return gr.Number(label=label, value=default, precision=0 if kinds == [int] else None)
+    return gr.JSON(label=label, value=default)
+
+
+def _endpoint(spec: ToolSpec, ctx: ToolContext) -> tuple[Any, list[str]]:
+    """A function with the tool's name, docstring and arguments that runs the tool and returns its JSON."""
+    fields = spec.input_model.model_fields
+    names = list(fields)
+
+    def call(*values: Any) -> str:
+        arguments = {
+            name: value
+            for name, value in zip(names, values, strict=True)
+            if value is not None and value != "" and not (isinstance(value, float) and value != value)
+        }
+        with user_errors(spec.name):
+            output: BaseModel = spec.run(ctx, arguments)
+        return output.model_dump_json()
+
+    args_doc = "\n".join(
+        f"    {name}: {(field.description or name).replace(chr(10), ' ')}" for name, field in fields.items()
+    )
+    call.__name__ = spec.name
+    call.__doc__ = f"{spec.description}\n\nArgs:\n{args_doc}\nReturns:\n    The tool's answer as JSON."
+    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=inspect.Parameter.empty if field.is_required() else field.default,
+                annotation=field.annotation,
+            )
+            for name, field in fields.items()
+        ],
+        return_annotation=str,
+    )
+    return call, names
 
 
 def build(pipeline: FEAPipeline) -> None:
     """Add the hidden API components and their public endpoints to the current ``gr.Blocks``."""
+    ctx = ToolContext(pipeline, ImagePolicy())
 
-    def analyze_face(image: Upload | None) -> dict[str, Any]:
-        """Analyse the faces in a photo: expression with a FACS-grounded explanation, action units, head pose.
-
-        Use this to learn what emotion a face shows and why. Faces come largest first. For each face: the
-        box (pixels), the expression label and its probability distribution, the action units (AU code, FACS
-        name, presence probability 0-1, intensity 0-5), head pose in degrees (yaw > 0 turns towards the
-        image's right, pitch > 0 tilts up), quality issues, and the reasoning text, which starts with the label
-        and cites the AUs it rests on, e.g. "Happiness. ... lip corners pulled up into a smile (AU12)". The
-        478 landmarks are left out to keep the answer short. A photo without faces gives "faces": [].
-
-        Args:
-            image: the photo (JPEG, PNG, WebP, ...) as a URL or base64 data.
-        Returns:
-            The analysis as a JSON object (fea-agent's ImageResult without landmarks).
-        """
-        if image is None:
-            raise gr.Error("no image given: pass a photo")
-        with user_errors(image.name):
-            result = analyze(pipeline, decode(image.data, image.name, pipeline), None)
-        return result.model_dump(mode="json", exclude={"faces": {"__all__": {"landmarks"}}})
-
-    def describe_action_unit(code: str) -> dict[str, Any]:
-        """Describe a facial action unit (FACS): its name, the muscle behind it and what it looks like.
-
-        Args:
-            code: an AU code such as "AU12", "au6" or "12".
-        Returns:
-            {"code", "name", "muscle", "appearance"}.
-        """
-        try:
-            return describe(code).model_dump()
-        except (KeyError, ValueError) as exc:
-            raise gr.Error(str(exc).strip("'\"")) from None
-
-    def compare_faces(image_a: Upload | None, image_b: Upload | None) -> dict[str, Any]:
+    def compare_faces(image_a: Upload | None, image_b: Upload | None) -> str:
         """Compare the largest face in two photos: which action units got stronger or weaker from A to B.
 
         Use this to explain how an expression changed, e.g. between a neutral and a smiling photo of a person.
@@ -63,7 +86,7 @@ def build(pipeline: FEAPipeline) -> None:
             image_a: the first photo, as a URL or base64 data.
             image_b: the second photo, as a URL or base64 data.
         Returns:
-            {"a": label of A, "b": label of B, "changes": [{"action unit", "change", "direction", "A", "B"}]},
+            JSON {"a": label of A, "b": label of B, "changes": [{"action unit", "change", "direction", "A", "B"}]},
             intensities on the 0-5 scale, changes of at least 0.5, biggest first.
         """
         faces = []
@@ -76,21 +99,16 @@ def build(pipeline: FEAPipeline) -> None:
                 raise gr.Error(f"no face found in {upload.name}")
             faces.append(result.faces[0])
         a, b = faces
-        return {
-            "a": a.reasoning.label if a.reasoning else (a.expression.label if a.expression else None),
-            "b": b.reasoning.label if b.reasoning else (b.expression.label if b.expression else None),
-            "changes": plots.au_change_frame(a, b).to_dict(orient="records"),
-        }
+        changes = plots.au_change_frame(a, b).to_dict(orient="records")
+        return json.dumps({"a": a.label, "b": b.label, "changes": changes})
 
     with gr.Column(visible=False):
-        image = ephemeral_image(label="image")
+        out = gr.Textbox(label="result")
+        for spec in TOOL_SPECS.values():
+            fn, names = _endpoint(spec, ctx)
+            fields = spec.input_model.model_fields
+            inputs = [_component(fields[name], name) for name in names]
+            gr.Button(visible=False).click(fn, inputs, out, api_name=spec.name)
         image_a = ephemeral_image(label="image_a")
         image_b = ephemeral_image(label="image_b")
-        code = gr.Textbox(label="code")
-        out = gr.JSON()
-        for fn, inputs in (
-            (analyze_face, [image]),
-            (describe_action_unit, [code]),
-            (compare_faces, [image_a, image_b]),
-        ):
-            gr.Button(visible=False).click(fn, inputs, out, api_name=fn.__name__)
+        gr.Button(visible=False).click(compare_faces, [image_a, image_b], out, api_name="compare_faces")

@@ -17,8 +17,7 @@ from fea_agent.results import Face
 
 def change_summary_html(a: Face, b: Face) -> str:
     """In words: the expression on each side, then the movements that appeared and disappeared."""
-    la = a.reasoning.label if a.reasoning else (a.expression.label if a.expression else "?")
-    lb = b.reasoning.label if b.reasoning else (b.expression.label if b.expression else "?")
+    la, lb = a.label or "?", b.label or "?"
     table = plots.au_change_frame(a, b)
     stronger = [r for _, r in table.iterrows() if r["change"] > 0]
     weaker = [r for _, r in table.iterrows() if r["change"] < 0]

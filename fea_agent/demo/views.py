@@ -14,10 +14,9 @@ import re
 import numpy as np
 from PIL import Image
 
-from fea_agent.facs.catalogue import AU_CATALOGUE
-from fea_agent.facs.prototypes import PROTOTYPES
+from fea_agent.facs import AU_CATALOGUE, intensity_word, roles
 from fea_agent.render import annotate
-from fea_agent.results import Face, ImageResult
+from fea_agent.results import ABSTAIN, Face, ImageResult
 
 #: Longest side of the annotated photo sent to the browser; enough for a sharp display, small to transfer.
 DISPLAY_MAX_SIDE = 960
@@ -31,7 +30,7 @@ EMOJI = {
     "anger": "😠",
     "contempt": "😏",
     "neutral": "😐",
-    "abstain": "❔",
+    ABSTAIN: "❔",
 }
 
 #: One colour per expression, the same in every chart, so a line is recognised without the legend.
@@ -82,28 +81,20 @@ def face_choices(result: ImageResult) -> list[tuple[str, int]]:
 
 
 def _label(face: Face) -> str:
-    if face.reasoning is not None:
-        return face.reasoning.label
-    return face.expression.label if face.expression is not None else "unknown"
-
-
-def _confidence(face: Face) -> float | None:
-    if face.reasoning is not None and face.reasoning.label != "abstain":
-        return face.reasoning.confidence
-    if face.expression is not None:
-        return face.expression.probabilities.get(face.expression.label)
-    return None
+    if face.reasoning is not None and face.reasoning.abstained:
+        return ABSTAIN
+    return face.label or "unknown"
 
 
 def headline_html(face: Face, index: int, n_faces: int) -> str:
     """The answer in one glance: emoji, label, confidence, and the visible movements in plain words."""
     label = _label(face)
-    conf = _confidence(face)
+    conf = face.confidence
     conf_text = f"{conf:.0%} confident" if conf is not None else ""
     present = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)
     movements = "".join(
         f'<li><span class="fea-au-chip">{a.code}</span> {html.escape(_appearance(a.code))}'
-        f' <span class="fea-muted">({_grade(a.intensity)})</span></li>'
+        f' <span class="fea-muted">({intensity_word(a.intensity)})</span></li>'
         for a in present[:5]
     )
     if not movements:
@@ -130,19 +121,6 @@ def headline_html(face: Face, index: int, n_faces: int) -> str:
 def _appearance(code: str) -> str:
     info = AU_CATALOGUE.get(code)
     return info.appearance if info is not None else code
-
-
-def _grade(intensity: float) -> str:
-    """FACS intensity grade in words: A trace ... E maximum (0-5 scale, 1-5 = A-E)."""
-    if intensity >= 4.5:
-        return "maximal"
-    if intensity >= 3.5:
-        return "strong"
-    if intensity >= 2.5:
-        return "marked"
-    if intensity >= 1.5:
-        return "slight"
-    return "trace"
 
 
 def reasoning_html(face: Face) -> str:
@@ -200,11 +178,9 @@ def pose_html(face: Face) -> str:
 def about_aus_html() -> str:
     """The FACS catalogue as a table: code, name, muscle, appearance and the expressions each AU belongs to."""
     used_in: dict[str, list[str]] = {}
-    for proto in PROTOTYPES.values():
-        for au in proto.core:
-            used_in.setdefault(au, []).append(f"<b>{proto.label}</b>")
-        for au in proto.supporting:
-            used_in.setdefault(au, []).append(proto.label)
+    for code in AU_CATALOGUE:
+        role = roles(code)
+        used_in[code] = [f"<b>{label}</b>" if label in role.core_of else label for label in role.supports]
     rows = "".join(
         f"<tr><td><span class='fea-au-chip'>{info.code}</span></td><td>{html.escape(info.name)}</td>"
         f"<td>{html.escape(info.appearance)}</td><td class='fea-muted'>{html.escape(info.muscle)}</td>"

@@ -88,3 +88,21 @@ PROTOTYPES: dict[str, Prototype] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class AURoles:
+    """What one AU means for the expressions: the prototypes it is core of, supports and argues against."""
+
+    core_of: tuple[str, ...]
+    supports: tuple[str, ...]  # core or supporting
+    contradicts: tuple[str, ...]
+
+
+def roles(code: str) -> AURoles:
+    """The roles of an AU (zero-padded code, e.g. ``'AU12'``) in :data:`PROTOTYPES`."""
+    return AURoles(
+        core_of=tuple(p.label for p in PROTOTYPES.values() if code in p.core),
+        supports=tuple(p.label for p in PROTOTYPES.values() if code in (*p.core, *p.supporting)),
+        contradicts=tuple(p.label for p in PROTOTYPES.values() if code in p.contradicts),
+    )

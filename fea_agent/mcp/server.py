@@ -120,7 +120,7 @@ def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
     return call
 
 
-def _register_resources(server: FastMCP) -> None:
+def _register_resources(server: FastMCP, runtime: Runtime) -> None:
     from fea_agent.facs.catalogue import AU_CATALOGUE
     from fea_agent.facs.prototypes import PROTOTYPES
 
@@ -144,6 +144,33 @@ def _register_resources(server: FastMCP) -> None:
     )
     def emotion_prototypes() -> str:
         return json.dumps([dataclasses.asdict(p) for p in PROTOTYPES.values()], indent=1)
+
+    @server.resource(
+        "fea://backends",
+        name="backends",
+        title="Backends of this server",
+        description="The backend each stage runs on this server and its device, then every registered "
+        "backend with whether it could run here and, if not, why.",
+        mime_type="application/json",
+    )
+    def backends() -> str:
+        from fea_agent.backends.registry import describe_all
+
+        runtime.load()
+        pipeline = runtime.pipelines[0]
+        options = pipeline.options
+        active = {
+            stage: getattr(options, stage)
+            for stage in ("detector", "landmarks", "action_units", "appearance", "reasoner")
+        }
+        return json.dumps(
+            {
+                "active": active,
+                "devices": pipeline.devices,
+                "registered": [b.model_dump() for b in describe_all()],
+            },
+            indent=1,
+        )
 
 
 def _register_prompt(server: FastMCP) -> None:
@@ -207,6 +234,6 @@ def build_server(
         for schema in (tool.parameters, tool.fn_metadata.output_schema):
             if schema is not None:
                 schema.setdefault("$schema", SCHEMA_DIALECT)
-    _register_resources(server)
+    _register_resources(server, runtime)
     _register_prompt(server)
     return server

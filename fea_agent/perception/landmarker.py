@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python.core.base_options import BaseOptions
@@ -122,6 +123,10 @@ class MediaPipeLandmarker:
         except RuntimeError:  # its thread pool is already gone at interpreter exit; the OS frees the rest
             task._handle = None  # stops MediaPipe's own finaliser from trying again
 
+    def tracker(self) -> MediaPipeTracker:
+        """A VIDEO-mode landmarker that follows one face (MediaPipe keeps its own state between frames)."""
+        return MediaPipeTracker(self.model_path)
+
     def run_box(
         self, rgb: np.ndarray, detection: Detection, timestamp_ms: int | None = None
     ) -> FaceMesh | None:
@@ -165,3 +170,37 @@ class MediaPipeLandmarker:
         )
         presence = [p.presence for p in result.face_landmarks[0][:1] if p.presence is not None]
         return FaceMesh(points, blendshapes, pose, float(presence[0]) if presence else 1.0)
+
+
+class MediaPipeTracker:
+    """One face followed through a video by the Face Landmarker in VIDEO mode, on a crop around where it
+    was last seen (cut in one affine warp, cheaper than ``square_crop`` when the crop runs past the edge)."""
+
+    def __init__(self, model_path: Path) -> None:
+        from fea_agent._native import quiet_stderr
+
+        with quiet_stderr():  # MediaPipe prints banners when a graph starts
+            self._landmarker = MediaPipeLandmarker(model_path, video=True)
+
+    def run(self, rgb: np.ndarray, detection: Detection, timestamp_ms: int) -> FaceMesh | None:
+        return self._landmarker.run(fast_square_crop(rgb, detection.box), timestamp_ms)
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+
+def fast_square_crop(rgb: np.ndarray, box: tuple[float, float, float, float]) -> Crop:
+    """The landmarker's square crop (same scale, size and mapping as ``square_crop``) in one affine warp.
+
+    ``square_crop`` pads and resizes in separate steps, about 4 ms a frame here when the crop runs past the
+    frame's edge (as it does for a close face in 640x360); one ``warpAffine`` does both in well under 1 ms.
+    """
+    x, y, w, h = box
+    side = max(w, h) * CROP_SCALE
+    x0, y0 = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+    side_px = max(1, round(side))
+    target = min(max(side_px, CROP_MIN_SIDE), CROP_MAX_SIDE)
+    scale = target / side_px
+    matrix = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]], dtype=np.float64)
+    patch = cv2.warpAffine(rgb, matrix, (target, target), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return Crop(patch, float(x0), float(y0), scale)

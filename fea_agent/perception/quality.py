@@ -18,13 +18,20 @@ def assess(
     landmarks_found: bool,
     presence: float,
     pose: HeadPose | None,
+    landmarks_expected: bool = True,
 ) -> FaceQuality:
+    """``landmarks_expected``: False when the pipeline runs no landmarks stage (then their absence, and an
+    unknown pose, say nothing about the face)."""
     size = float(min(box[2], box[3]))
-    frontal = pose is not None and abs(pose.yaw) <= MAX_FRONTAL_YAW and abs(pose.pitch) <= MAX_FRONTAL_PITCH
+    frontal = (
+        abs(pose.yaw) <= MAX_FRONTAL_YAW and abs(pose.pitch) <= MAX_FRONTAL_PITCH
+        if pose is not None
+        else not landmarks_expected
+    )
     issues = []
     if size < MIN_FACE_PX:
         issues.append(f"face is {size:.0f} px, below the {MIN_FACE_PX:.0f} px needed for reliable AUs")
-    if not landmarks_found:
+    if not landmarks_found and landmarks_expected:
         issues.append("the landmarker found no face in the crop (occluded, cut off or not a face)")
     elif not frontal and pose is not None:
         issues.append(

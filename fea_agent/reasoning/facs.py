@@ -18,8 +18,7 @@ import math
 
 import numpy as np
 
-from fea_agent.facs.catalogue import AU_CATALOGUE
-from fea_agent.facs.prototypes import PROTOTYPES
+from fea_agent.facs import AU_CATALOGUE, PROTOTYPES, intensity_adverb, roles
 from fea_agent.results import (
     EXPRESSION_LABELS,
     Agreement,
@@ -104,18 +103,14 @@ def _intensity(face: Face, code: str) -> float:
     return au.intensity if au is not None else 0.0
 
 
-def _grade(intensity: float) -> str:
-    return "slightly" if intensity < 1.5 else "clearly" if intensity < 3.5 else "strongly"
-
-
 def _evidence(face: Face, label: str, act: dict[str, float]) -> list[AUEvidence]:
     """Present AUs, each with the expressions it supports and contradicts; the winner's first."""
     cited = []
     for au in face.aus:
         if not au.present:
             continue
-        supports = [p.label for p in PROTOTYPES.values() if au.code in (*p.core, *p.supporting)]
-        contradicts = [p.label for p in PROTOTYPES.values() if au.code in p.contradicts]
+        role = roles(au.code)
+        supports, contradicts = list(role.supports), list(role.contradicts)
         if label == "neutral":
             contradicts = ["neutral", *contradicts]
         cited.append(
@@ -129,7 +124,7 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence]) -> str:
     parts = []
     for e in evidence[:4]:
         info = AU_CATALOGUE[e.au]
-        parts.append(f"{_grade(e.intensity)} {info.appearance} ({e.au})")
+        parts.append(f"{intensity_adverb(e.intensity)} {info.appearance} ({e.au})")
     if label == "neutral":
         if not parts:
             return "The face is relaxed: no action unit is clearly active."
@@ -170,13 +165,7 @@ class FACSReasoner:
     def reason_face(self, face: Face) -> Face:
         if not face.quality.usable or not face.aus:
             why = "; ".join(face.quality.issues) or "no action units were measured"
-            reasoning = Reasoning(
-                label="abstain",
-                text=f"Abstain. The face cannot be read reliably: {why}.",
-                confidence=0.0,
-                reasoner=self.name,
-            )
-            return face.model_copy(update={"reasoning": reasoning})
+            return face.model_copy(update={"reasoning": Reasoning.abstention(why, self.name)})
         act = _activations(face)
         au_dist = au_view(act)
         appearance = face.expression.probabilities if face.expression is not None else None

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fea_agent.facs.catalogue import AU_CATALOGUE, normalize_au_code
-from fea_agent.facs.prototypes import PROTOTYPES
+from fea_agent.facs.prototypes import roles
 from fea_agent.results import (
     EXPRESSION_LABELS,
     LABEL_SYNONYMS,
+    UNKNOWN,
     Agreement,
     AUEvidence,
     Expression,
@@ -134,7 +135,7 @@ def abstention(face: Face, reasoner: str) -> Face | None:
     from fea_agent.reasoning.facs import FACSReasoner
 
     judged = FACSReasoner().reason_face(face)
-    if judged.reasoning is None or judged.reasoning.label != "abstain":
+    if judged.reasoning is None or not judged.reasoning.abstained:
         return None
     return judged.model_copy(update={"reasoning": judged.reasoning.model_copy(update={"reasoner": reasoner})})
 
@@ -150,8 +151,8 @@ def _evidence(face: Face, parsed: ParsedAnswer) -> list[AUEvidence]:
             AUEvidence(
                 au=code,
                 intensity=measured.intensity if measured is not None else 0.0,
-                supports=[p.label for p in PROTOTYPES.values() if code in (*p.core, *p.supporting)],
-                contradicts=[p.label for p in PROTOTYPES.values() if code in p.contradicts],
+                supports=list(roles(code).supports),
+                contradicts=list(roles(code).contradicts),
             )
         )
     return cited
@@ -184,7 +185,7 @@ def apply_answer(face: Face, parsed: ParsedAnswer, *, confidence: float | None, 
     if parsed.label is None:
         snippet = parsed.text if len(parsed.text) <= 200 else parsed.text[:200] + "..."
         reasoning = Reasoning(
-            label="unknown",
+            label=UNKNOWN,
             text=f"Unknown. The {reasoner} reasoner's answer names no expression: {snippet!r}",
             confidence=0.0,
             evidence=evidence,

@@ -13,7 +13,7 @@ _COLOURS = [(46, 204, 113), (52, 152, 219), (231, 76, 60), (241, 196, 15), (155,
 def face_caption(face: Face, top_aus: int = 3) -> list[str]:
     """Short caption lines for a face: label and confidence, then its strongest present AUs."""
     lines = []
-    if face.reasoning is not None and face.reasoning.label == "abstain":
+    if face.reasoning is not None and face.reasoning.abstained:
         lines.append("abstain")
     elif face.expression is not None:
         p = face.expression.probabilities.get(face.expression.label, 0.0)

@@ -11,57 +11,37 @@ from box matching alone.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
-from fea_agent._native import quiet_stderr
-from fea_agent.perception.detector import Detection
-from fea_agent.perception.landmarker import CROP_MAX_SIDE, CROP_MIN_SIDE, CROP_SCALE, Crop
-from fea_agent.results import BoundingBox, Face, ImageInfo, ImageResult
+from fea_agent.backends.base import Detection
+from fea_agent.io.images import LoadedImage
+from fea_agent.results import BoundingBox, Face, ImageResult
 from fea_agent.video.baseline import apply_baseline
 from fea_agent.video.frames import VideoReader
 from fea_agent.video.smoothing import DEFAULT_ALPHA, smooth_face
 from fea_agent.video.tracker import FaceTracker, Track, box_from_landmarks, keypoints_from_landmarks
 
 if TYPE_CHECKING:
-    from fea_agent.pipeline import FEAPipeline
+    from fea_agent.pipeline import Analysis, FEAPipeline
 
 Progress = Callable[[int, "int | None"], None]
 
 
-def fast_square_crop(rgb: np.ndarray, box: tuple[float, float, float, float]) -> Crop:
-    """The landmarker's square crop (same scale, size and mapping as ``square_crop``) in one affine warp.
+class _TrackLandmarks:
+    """Gives the pipeline's perceive stage a track's own tracker with this frame's timestamp.
 
-    ``square_crop`` pads and resizes in separate steps, about 4 ms a frame here when the crop runs past the
-    frame's edge (as it does for a close face in 640x360); one ``warpAffine`` does both in well under 1 ms.
-    """
-    x, y, w, h = box
-    side = max(w, h) * CROP_SCALE
-    x0, y0 = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
-    side_px = max(1, round(side))
-    target = min(max(side_px, CROP_MIN_SIDE), CROP_MAX_SIDE)
-    scale = target / side_px
-    matrix = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]], dtype=np.float64)
-    patch = cv2.warpAffine(rgb, matrix, (target, target), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    return Crop(patch, float(x0), float(y0), scale)
-
-
-class _TrackLandmarker:
-    """Gives the pipeline's perceive stage the track's VIDEO-mode landmarker with this frame's timestamp.
-
-    When it misses (a half-hidden face, or one cut by the frame's edge), the pipeline's own IMAGE-mode
-    landmarker tries the face with its wider and tighter crops, as it would on a photo.
+    When it misses (a half-hidden face, or one cut by the frame's edge), the pipeline's landmarks backend
+    tries the face as it would on a photo (MediaPipe's with a wider crop).
     """
 
     def __init__(self, track: Track, timestamp_ms: int, fallback: Any | None) -> None:
         self.track, self.timestamp_ms, self.fallback = track, timestamp_ms, fallback
 
     def run_box(self, rgb: np.ndarray, detection: Detection) -> Any:
-        mesh = self.track.landmarker.run(fast_square_crop(rgb, detection.box), self.timestamp_ms)
+        mesh = self.track.landmarker.run(rgb, detection, self.timestamp_ms)
         if mesh is None and self.fallback is not None:
             mesh = self.fallback.run_box(rgb, detection)
         return mesh
@@ -126,17 +106,8 @@ def _frames(
     lost_timeout_s: float,
 ) -> Iterator[ImageResult]:
     total = reader.expected_frames
-    landmarker = pipeline._models.landmarker
-    new_landmarker = None
-    if tracking and landmarker is not None:
-        from fea_agent.perception.landmarker import MediaPipeLandmarker
-
-        model_path = landmarker.model_path
-
-        def new_landmarker() -> MediaPipeLandmarker:
-            with quiet_stderr():  # MediaPipe prints banners when a graph starts
-                return MediaPipeLandmarker(model_path, video=True)
-
+    backend = pipeline.landmarks
+    new_landmarker = getattr(backend, "tracker", None) if tracking else None
     # With a large stride, frames lie far apart: a face must be allowed to miss a couple of them; and a face
     # only the detector sees must outlive the gap between two detector runs.
     frame_gap_s = reader.stride / reader.fps
@@ -150,33 +121,33 @@ def _frames(
     done = 0
     try:
         for frame in reader:
-            started = time.perf_counter()
-            timings: dict[str, float] = {}
             t = frame.timestamp_s
-            rgb = frame.rgb
-            if tracking and new_landmarker is not None:
+            analysis = pipeline.start(
+                LoadedImage(frame.rgb, source), frame_index=frame.index, timestamp_s=round(t, 4)
+            )
+            if new_landmarker is not None:
                 detected: set[int] = set()
                 need_detect = not tracker.active or t - last_detect_s >= detect_every_s
                 if need_detect:
-                    detected = _ids(tracker.match(pipeline.detect(rgb, timings), t))
+                    detected = _ids(tracker.match(pipeline.detect(analysis), t))
                     last_detect_s = t
-                pairs, missed = _track_faces(pipeline, tracker, rgb, t, timings)
+                pairs, missed = _track_faces(pipeline, analysis, tracker, t)
                 if missed and not need_detect:
                     # A followed face slipped out of its crop: look for it with the detector in this frame.
                     # (A face the landmarker cannot follow at all waits for the next regular detection, so
                     # it does not cost a detector run on every frame.)
-                    detected = _ids(tracker.match(pipeline.detect(rgb, timings), t))
+                    detected = _ids(tracker.match(pipeline.detect(analysis), t))
                     last_detect_s = t
                     done_ids = {track.face_id for track, _ in pairs}
                     retry = [track for track in tracker.active if track.face_id not in done_ids]
-                    more, missed = _track_faces(pipeline, tracker, rgb, t, timings, only=retry)
+                    more, missed = _track_faces(pipeline, analysis, tracker, t, only=retry)
                     pairs += more
                 # A face the detector saw in this frame but the landmarker could not read is still reported,
                 # as a photo's would be: box, expression, and quality saying the landmarks are missing.
                 pairs += [(track, face) for track, face in missed if track.face_id in detected]
             else:
-                detections = pipeline.detect(rgb, timings)
-                faces = pipeline.perceive(rgb, detections, timings)
+                detections = pipeline.detect(analysis)
+                faces = pipeline.perceive(analysis)
                 tracks = tracker.match(detections, t)
                 pairs = [(tr, face) for tr, face in zip(tracks, faces, strict=True) if tr is not None]
             faces = []
@@ -187,18 +158,10 @@ def _frames(
                 if baseline:
                     face = apply_baseline(face, track.state)
                 faces.append(face)
-            faces = pipeline.reason(faces, rgb, timings)
-            timings["total"] = (time.perf_counter() - started) * 1000.0
+            analysis.faces = faces
+            pipeline.reason(analysis)
             done += 1
-            yield ImageResult(
-                source=source,
-                image=ImageInfo(width=rgb.shape[1], height=rgb.shape[0]),
-                faces=faces,
-                timings_ms={k: round(v, 2) for k, v in timings.items()},
-                device=pipeline.device,
-                frame_index=frame.index,
-                timestamp_s=round(t, 4),
-            )
+            yield pipeline.finish(analysis)
             if progress is not None:
                 progress(done, total)
     finally:
@@ -211,29 +174,17 @@ def _ids(tracks: list[Track | None]) -> set[int]:
 
 def _track_faces(
     pipeline: FEAPipeline,
+    analysis: Analysis,
     tracker: FaceTracker,
-    rgb: Any,
     timestamp_s: float,
-    timings: dict[str, float],
     only: list[Track] | None = None,
 ) -> tuple[list[tuple[Track, Face]], list[tuple[Track, Face]]]:
     """Landmarks for each active track in its own crop: (followed, missed). A missed track is marked lost."""
     followed, missed = [], []
     for track in tracker.active if only is None else only:
         det = Detection(track.box, track.score, track.keypoints)
-        step: dict[str, float] = {}
-        with pipeline._lock:
-            faces = pipeline._perceive_detections(
-                rgb,
-                [det],
-                step,
-                landmarker=_TrackLandmarker(
-                    track, track.next_timestamp_ms(timestamp_s), pipeline._models.landmarker
-                ),
-            )
-        for key, value in step.items():
-            timings[key] = timings.get(key, 0.0) + value
-        face = faces[0]
+        runner = _TrackLandmarks(track, track.next_timestamp_ms(timestamp_s), pipeline.landmarks)
+        (face,) = pipeline.perceive(analysis, [det], landmarks=[runner])
         if not face.landmarks:
             track.lost = True
             missed.append((track, face))
