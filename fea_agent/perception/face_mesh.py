@@ -18,7 +18,9 @@ reference the tests compare against.
 from __future__ import annotations
 
 import math
+import threading
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -179,9 +181,21 @@ class MediaPipeFaceMesh:
         self._blend_in = self._blend.get_input_details()[0]["index"]
         self._blend_out = self._blend.get_output_details()[0]["index"]
         self._geometry = FaceGeometry(geometry)
+        # One interpreter serves every face and the trackers' look-ahead thread: one call at a time.
+        self._mesh_lock = threading.Lock()
+        self._ahead: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
-        """Nothing to release: the interpreters go with the object."""
+        """Stop the look-ahead thread (the interpreters go with the object)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.shutdown(wait=True)
+
+    def landmarks_ahead(self, rgb: np.ndarray, roi: Roi) -> Future[tuple[np.ndarray, float]]:
+        """:meth:`landmarks` started on the backend's second thread (LiteRT lets go of the GIL while it runs)."""
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-mesh-ahead")
+        return self._ahead.submit(self.landmarks, rgb, roi)
 
     def run_box(self, rgb: np.ndarray, detection: Detection) -> FaceMesh | None:
         """The mesh of the detected face, or None when the model finds no face in its region."""
@@ -196,11 +210,12 @@ class MediaPipeFaceMesh:
 
     def landmarks(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
         """The landmark model on the region: (478, 3) points in image pixels and the face presence."""
-        crop = self.crop(rgb, roi)
-        self._mesh.set_tensor(self._mesh_in, (crop.astype(np.float32) * (1.0 / 255.0))[None])
-        self._mesh.invoke()
-        points = self._mesh.get_tensor(self._points_out).reshape(-1, 3)
-        logit = float(self._mesh.get_tensor(self._presence_out).reshape(-1)[0])
+        tensor = (self.crop(rgb, roi).astype(np.float32) * (1.0 / 255.0))[None]
+        with self._mesh_lock:
+            self._mesh.set_tensor(self._mesh_in, tensor)
+            self._mesh.invoke()
+            points = self._mesh.get_tensor(self._points_out).reshape(-1, 3)
+            logit = float(self._mesh.get_tensor(self._presence_out).reshape(-1)[0])
         presence = 1.0 / (1.0 + math.exp(-logit)) if logit > -50 else 0.0
         return roi.to_image(points.astype(np.float64)).astype(np.float32), presence
 
@@ -257,17 +272,43 @@ class FaceMeshTracker:
 
     The first call (and the first after the face is lost) starts from the detection it is given; a frame whose
     face presence is below the backend's bar loses the face (returns None) until the next detection.
+
+    Told the next frame with :meth:`upcoming`, the tracker starts the landmark model on it on the backend's
+    second thread as soon as this frame's landmarks have placed its region, so that it runs while the rest of
+    this frame (blendshapes, pose, AUs, expression, the result) is computed; the next :meth:`run` on that same
+    frame picks it up. The results are the same as without: only the order of the work changes.
     """
 
     def __init__(self, backend: MediaPipeFaceMesh) -> None:
         self.backend = backend
         self.roi: Roi | None = None
+        self._next: np.ndarray | None = None
+        self._ahead: tuple[np.ndarray, Roi, Future[tuple[np.ndarray, float]]] | None = None
+
+    def upcoming(self, rgb: np.ndarray) -> None:
+        """The frame the next :meth:`run` will be given (video readers know it one frame early)."""
+        self._next = rgb
 
     def run(self, rgb: np.ndarray, detection: Detection, timestamp_ms: int) -> FaceMesh | None:
         roi = self.roi if self.roi is not None else roi_from_detection(detection)
-        mesh = self.backend.run_roi(rgb, roi)
-        self.roi = roi_from_landmarks(mesh.landmarks) if mesh is not None else None
-        return mesh
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] is rgb and ahead[1] == roi:
+            points, presence = ahead[2].result()
+        else:
+            if ahead is not None:
+                ahead[2].result()  # a guess that missed (the face was lost meanwhile): let it finish unused
+            points, presence = self.backend.landmarks(rgb, roi)
+        upcoming, self._next = self._next, None
+        if presence < self.backend.min_presence:
+            self.roi = None
+            return None
+        self.roi = roi_from_landmarks(points)
+        if upcoming is not None and upcoming is not rgb:
+            self._ahead = (upcoming, self.roi, self.backend.landmarks_ahead(upcoming, self.roi))
+        return self.backend.mesh(points, presence, roi)
 
     def close(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead[2].result()
         self.roi = None
