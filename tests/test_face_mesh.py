@@ -199,3 +199,27 @@ def test_the_registry_makes_the_direct_backend_the_default():
         assert isinstance(tasks, MediaPipeLandmarker) and tasks.name == "mediapipe-tasks"
     finally:
         tasks.close()
+
+
+def test_looking_ahead_changes_the_order_of_the_work_not_the_results(direct, yunet):
+    capture = cv2.VideoCapture(str(VIDEO))
+    frames = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(15)]
+    capture.release()
+    start = yunet.detect(frames[0])[0]
+    plain, ahead = direct.tracker(), direct.tracker()
+    for i, rgb in enumerate(frames):
+        expected = plain.run(rgb, start, i * 42)
+        if i + 1 < len(frames):
+            ahead.upcoming(frames[i + 1])
+        got = ahead.run(rgb, start, i * 42)
+        assert expected is not None and got is not None
+        np.testing.assert_array_equal(got.landmarks, expected.landmarks)
+        assert got.blendshapes == expected.blendshapes and got.pose == expected.pose
+        if i + 1 < len(frames):
+            assert ahead._ahead is not None and ahead._ahead[0] is frames[i + 1]  # started on the next frame
+    # A guess for a frame that never comes is let go: the next run computes its own.
+    ahead.upcoming(frames[0])
+    assert ahead.run(frames[-1], start, 700) is not None
+    assert ahead.run(frames[3], start, 742) is not None
+    ahead.close()
+    plain.close()
