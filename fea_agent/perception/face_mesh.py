@@ -235,7 +235,8 @@ class MediaPipeFaceMesh:
             height, width = rgb.shape[:2]
             scale = DETAIL_SIDE / roi.side
             factor = max(1, int(1 / scale))  # the integer part of the shrink, area-averaged exactly
-            half = roi.side * 0.7072  # the rotated square's half diagonal, and a little more
+            # Half the turned square's bounding box, and a margin for the bilinear taps at its edge.
+            half = roi.side / 2 * (abs(math.cos(roi.angle)) + abs(math.sin(roi.angle))) + 2 * factor
             x0 = max(0, int(roi.cx - half) // factor * factor)
             y0 = max(0, int(roi.cy - half) // factor * factor)
             x1 = min(width, math.ceil(roi.cx + half))
