@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import EDGE, needs_shared
+from conftest import EDGE, NO_FACE, needs_shared
 
 from fea_agent.errors import InvalidInputError
 from fea_agent.results import ImageResult
-
-pytestmark = needs_shared
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +47,7 @@ def test_stream_updates_runs_each_node_in_order(graph, astronaut):
     assert updates[2]["reason"]["faces"][0].reasoning.label == "happiness"
 
 
+@needs_shared
 def test_group_photo_has_many_faces(graph):
     out = graph.invoke({"image": str(EDGE / "pexels_group.jpeg")})
     assert out["face_count"] >= 5
@@ -57,7 +56,7 @@ def test_group_photo_has_many_faces(graph):
 
 
 def test_no_face_photo_takes_the_no_face_branch(graph):
-    path = EDGE / "pixabay_mountains-615428_640.jpg"
+    path = NO_FACE
     updates = list(graph.stream({"image": str(path)}, stream_mode="updates"))
     assert [next(iter(u)) for u in updates] == ["detect", "no_face", "report"]
     out = graph.invoke({"image": str(path)})

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import DATA, EDGE, SEVEN_TOOLS
+from conftest import EDGE, PHOTO_DIRS, SEVEN_TOOLS, VIDEO, needs_shared
 
 from fea_agent.agent_tools import (
     TOOL_SPECS,
@@ -27,7 +27,7 @@ def astronaut_b64(astronaut: Path) -> str:
 
 @pytest.fixture(scope="module")
 def ctx(pipeline) -> ToolContext:
-    return ToolContext(pipeline, ImagePolicy.allowing(DATA))
+    return ToolContext(pipeline, ImagePolicy.allowing(*PHOTO_DIRS))
 
 
 # -- the resolver, no models -------------------------------------------------------------------------------
@@ -122,10 +122,9 @@ def test_analyze_face_on_the_astronaut(ctx: ToolContext, astronaut_b64: str):
     assert annotated_image(full) is None
 
 
+@needs_shared
 def test_detect_faces_counts_a_group_photo(ctx: ToolContext):
-    group = next(EDGE.glob("*group*"), None)
-    if group is None:
-        pytest.skip("no group photo in the edge cases")
+    group = EDGE / "pexels_group.jpeg"
     out = TOOL_SPECS["detect_faces"].run(ctx, {"image": str(group), "annotate": False})
     assert len(out.faces) >= 3
     areas = [f.bbox.width * f.bbox.height for f in out.faces]
@@ -187,10 +186,8 @@ def test_analyze_video_refuses_inline_and_outside_paths(ctx: ToolContext):
         TOOL_SPECS["analyze_video"].run(ctx, {"video": os.devnull})
 
 
+@needs_shared
 def test_analyze_video_summarises_the_real_video(ctx: ToolContext):
-    pytest.importorskip("fea_agent.video")
-    from conftest import VIDEO
-
     seen: list[tuple[int, int | None]] = []
     run_ctx = ctx.with_progress(lambda done, total: seen.append((done, total)))
     result = TOOL_SPECS["analyze_video"].run(run_ctx, {"video": str(VIDEO), "stride": 10, "max_frames": 6})

@@ -8,10 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import EDGE, needs_shared
+from conftest import ASTRONAUT, NO_FACE
 from PIL import Image
-
-pytestmark = needs_shared
 
 
 def fea(*args: str) -> subprocess.CompletedProcess:
@@ -30,7 +28,7 @@ def batch_run(tmp_path_factory):
     bad = folder / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
     out = folder / "annotated"
-    args = [str(EDGE / "skimage_astronaut.png"), str(bad), str(EDGE / "skimage_coffee.png")]
+    args = [str(ASTRONAUT), str(bad), str(NO_FACE)]
     return fea("analyze", *args, "--json", "--out", str(out)), args, out
 
 
@@ -59,14 +57,14 @@ def test_annotated_images_are_written(batch_run):
     _, _, out = batch_run
     img = Image.open(out / "skimage_astronaut_annotated.png")
     assert img.size == (512, 512)
-    assert (out / "skimage_coffee_annotated.png").exists()
+    assert (out / "skimage_rocket_annotated.png").exists()
 
 
 def test_readable_output_and_jsonl(tmp_path):
-    proc = fea("analyze", str(EDGE / "skimage_astronaut.png"))
+    proc = fea("analyze", str(ASTRONAUT))
     assert proc.returncode == 0
     assert "happiness" in proc.stdout and "AU12" in proc.stdout and "Happiness." in proc.stdout
-    proc = fea("analyze", str(EDGE / "skimage_chelsea.png"), str(EDGE / "skimage_astronaut.png"), "--jsonl")
+    proc = fea("analyze", str(NO_FACE), str(ASTRONAUT), "--jsonl")
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 0 and len(lines) == 2 and lines[0]["faces"] == []
 
@@ -74,7 +72,7 @@ def test_readable_output_and_jsonl(tmp_path):
 def test_missing_models_are_named(tmp_path):
     env = {**os.environ, "FEA_AGENT_MODEL_DIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "fea_agent", "analyze", str(EDGE / "skimage_astronaut.png")],
+        [sys.executable, "-m", "fea_agent", "analyze", str(ASTRONAUT)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from conftest import EDGE, SEVEN_TOOLS, VIDEO  # noqa: E402
+from conftest import ASTRONAUT, NEUTRAL_FACE, NO_FACE, SEVEN_TOOLS, VIDEO, needs_shared  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def test_astronaut_is_happiness_with_cited_aus_and_no_upload_kept(client, astron
 
 
 def test_photo_without_a_face_gives_an_empty_list(client):
-    assert _analyze(client, EDGE / "pixabay_mountains-615428_640.jpg")["faces"] == []
+    assert _analyze(client, NO_FACE)["faces"] == []
 
 
 def test_bad_file_is_a_clear_message_and_the_app_stays_up(client, tmp_path, astronaut):
@@ -77,8 +77,8 @@ def test_bad_file_is_a_clear_message_and_the_app_stays_up(client, tmp_path, astr
 
 def test_compare_names_the_aus_that_changed(client):
     out = client.predict(
-        handle_file(str(EDGE / "pexels_neutral.jpeg")),
-        handle_file(str(EDGE / "pexels_happy-baby.jpeg")),
+        handle_file(str(NEUTRAL_FACE)),
+        handle_file(str(ASTRONAUT)),
         api_name="/compare_faces",
     )
     out = json.loads(out)
@@ -100,7 +100,7 @@ def test_only_the_tool_endpoints_are_public(client):
     assert endpoints == {f"/{name}" for name in SEVEN_TOOLS} | {"/compare_faces"}
 
 
-@pytest.mark.skipif(not VIDEO.is_file(), reason=f"shared video not found at {VIDEO}")
+@needs_shared
 def test_video_gives_summary_plots_and_csv_and_deletes_the_clip(client):
     pytest.importorskip("pandas")
     started = time.perf_counter()
@@ -124,3 +124,13 @@ def test_video_that_is_not_a_video_is_a_clear_message(client, tmp_path):
     bad.write_bytes(b"\x00" * 2048)
     with pytest.raises(Exception, match=r"clip\.mp4"):
         client.predict(handle_file(str(bad)), 1, True, api_name="/analyze_video_clip")
+
+
+def test_unavailable_reasoners_fold_into_one_line_below_the_photo():
+    from fea_agent.demo import image_tab, views
+
+    folded = views.reasoners_html({"feallm": "needs torch", "vlm": "needs a model", "openai": "no server"})
+    assert folded.startswith("<details") and "<details open" not in folded
+    assert "Not available here: feallm, vlm, openai</summary>" in folded and "needs torch" in folded
+    source = Path(image_tab.__file__).read_text()
+    assert source.index('elem_id="fea-photo"') < source.index("reasoners_html(")

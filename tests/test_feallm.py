@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
+from conftest import FRL, needs_shared  # noqa: E402
 from tiny_models import tiny_llama_config, tiny_tokenizer  # noqa: E402
 
 from fea_agent.errors import BackendUnavailableError  # noqa: E402
@@ -279,11 +280,10 @@ def test_cli_uses_the_checkpoint_from_the_environment(trained, astronaut):
     assert result["device"].startswith("cpu") or result["device"].startswith("cuda")
 
 
+@needs_shared
 def test_train_and_evaluate_tool_end_to_end(tiny_config, tmp_path, capsys):
     """tools/train_feallm.py trains on a FEA-20K file and evaluates on FEABench-style JSONL, on real photos."""
-    frl = ROOT.parent / "shared" / "data" / "frl-london" / "images"
-    if not frl.is_dir():
-        pytest.skip("frl-london photos not found")
+    frl = FRL / "images"
     happy = sorted((frl / "smiling_front").glob("*.jpg"))[:2]
     neutral = sorted((frl / "neutral_front").glob("*.jpg"))[:1]
     train = tmp_path / "fea20k.jsonl"

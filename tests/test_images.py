@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import needs_shared
+from conftest import SAMPLES, needs_shared
 from PIL import Image
 
 from fea_agent.errors import InvalidInputError
@@ -97,6 +97,15 @@ def test_wrong_types_and_shapes():
         load_image(np.zeros((3, 4, 5, 6)))
     with pytest.raises(InvalidInputError, match="NaN"):
         load_image(np.full((4, 4, 3), np.nan))
+
+
+def test_every_sample_photo_loads_and_has_its_source():
+    photos = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg"))
+    assert len(photos) >= 3
+    source = (SAMPLES / "SOURCE.md").read_text()
+    for path in photos:
+        assert path.name in source, f"{path.name} has no entry in samples/SOURCE.md"
+        assert load_image(path).rgb.shape[2] == 3
 
 
 @needs_shared

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import DATA, EDGE, needs_shared
+from conftest import ASTRONAUT as ASTRONAUT_PATH
+from conftest import NO_FACE, SAMPLES
 from langchain_core.messages import ToolMessage
 from langchain_tests.integration_tests import ToolsIntegrationTests
 from langchain_tests.unit_tests import ToolsUnitTests
@@ -21,8 +22,7 @@ from fea_agent.integrations.langchain import (
     FEAToolkit,
 )
 
-pytestmark = needs_shared
-ASTRONAUT = str(EDGE / "skimage_astronaut.png")
+ASTRONAUT = str(ASTRONAUT_PATH)
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +48,7 @@ class _Standard:
 
     @property
     def tool_constructor_params(self) -> dict:
-        return {"allowed_dirs": [str(DATA)]}
+        return {"allowed_dirs": [str(SAMPLES)]}
 
     @property
     def tool_invoke_params_example(self) -> dict:
@@ -83,7 +83,7 @@ class TestDescribeActionUnitIntegration(_Integration):
 
 @pytest.mark.parametrize("name", list(TOOL_SPECS))
 def test_every_tool_is_the_shared_definition(name):
-    tool = TOOL_CLASSES[name](allowed_dirs=[str(DATA)])
+    tool = TOOL_CLASSES[name](allowed_dirs=[str(SAMPLES)])
     spec = TOOL_SPECS[name]
     assert (tool.name, tool.description, tool.args_schema) == (spec.name, spec.description, spec.input_model)
     assert tool.response_format == "content_and_artifact"
@@ -94,7 +94,7 @@ def test_every_tool_is_the_shared_definition(name):
 
 
 def test_toolkit_gives_the_mcp_tool_set():
-    tools = FEAToolkit(allowed_dirs=[DATA]).get_tools()
+    tools = FEAToolkit(allowed_dirs=[SAMPLES]).get_tools()
     assert [t.name for t in tools] == list(TOOL_SPECS)
     assert [t.name for t in FEAToolkit(tools="reasoning").get_tools()] == [
         "analyze_face",
@@ -106,7 +106,7 @@ def test_toolkit_gives_the_mcp_tool_set():
 
 
 def test_analyze_face_on_the_astronaut_returns_text_and_typed_artifact():
-    tool = AnalyzeFaceTool(allowed_dirs=[DATA])
+    tool = AnalyzeFaceTool(allowed_dirs=[SAMPLES])
     message = _call(tool, {"image": ASTRONAUT})
     assert message.status == "success"
     assert isinstance(message.artifact, FaceAnalysis)
@@ -119,7 +119,7 @@ def test_analyze_face_on_the_astronaut_returns_text_and_typed_artifact():
 
 
 def test_base64_image_works_without_any_allowed_folder():
-    encoded = base64.b64encode((EDGE / "skimage_astronaut.png").read_bytes()).decode()
+    encoded = base64.b64encode(ASTRONAUT_PATH.read_bytes()).decode()
     message = _call(DetectActionUnitsTool(allowed_dirs=[]), {"image": encoded, "present_only": True})
     assert message.status == "success"
     codes = [a.code for a in message.artifact.faces[0].aus]
@@ -128,7 +128,7 @@ def test_base64_image_works_without_any_allowed_folder():
 
 
 def test_include_image_adds_an_image_block():
-    message = _call(AnalyzeFaceTool(allowed_dirs=[DATA], include_image=True), {"image": ASTRONAUT})
+    message = _call(AnalyzeFaceTool(allowed_dirs=[SAMPLES], include_image=True), {"image": ASTRONAUT})
     kinds = [block["type"] for block in message.content]
     assert kinds == ["text", "image"]
     assert base64.b64decode(message.content[1]["base64"])[:2] == b"\xff\xd8"
@@ -136,8 +136,8 @@ def test_include_image_adds_an_image_block():
 
 def test_no_face_is_said_in_words():
     message = _call(
-        TOOL_CLASSES["explain_emotion"](allowed_dirs=[DATA]),
-        {"image": str(EDGE / "pixabay_mountains-615428_640.jpg")},
+        TOOL_CLASSES["explain_emotion"](allowed_dirs=[SAMPLES]),
+        {"image": str(NO_FACE)},
     )
     assert message.status == "success"
     assert message.content == "no face found: nothing to explain"
@@ -148,19 +148,19 @@ def test_no_face_is_said_in_words():
     [
         ({"image": "/etc/hostname"}, "outside the allowed directories"),
         ({"image": "not base64!"}, "image"),
-        ({"image": str(EDGE / "missing.jpg")}, "no such file"),
+        ({"image": str(SAMPLES / "missing.jpg")}, "no such file"),
         ({"image": base64.b64encode(b"hello there").decode()}, "not an image"),
     ],
 )
 def test_bad_image_becomes_an_error_message_for_the_model(args, problem):
-    message = _call(AnalyzeFaceTool(allowed_dirs=[DATA]), args)
+    message = _call(AnalyzeFaceTool(allowed_dirs=[SAMPLES]), args)
     assert message.status == "error"
     assert problem in message.content
     assert message.content.startswith("analyze_face: ")
 
 
 def test_schema_violation_is_reported_not_raised():
-    message = _call(AnalyzeFaceTool(allowed_dirs=[DATA]), {"image": ASTRONAUT, "max_faces": 0})
+    message = _call(AnalyzeFaceTool(allowed_dirs=[SAMPLES]), {"image": ASTRONAUT, "max_faces": 0})
     assert message.status == "error"
     assert message.content.startswith(
         "invalid arguments: max_faces: Input should be greater than or equal to 1"

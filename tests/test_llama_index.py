@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import DATA, EDGE, needs_shared
+from conftest import ASTRONAUT as ASTRONAUT_PATH
+from conftest import SAMPLES
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRole, TextBlock, ToolCallBlock
 from llama_index.core.llms import MockFunctionCallingLLM
@@ -15,13 +16,12 @@ from fea_agent.agent_tools import TOOL_SPECS
 from fea_agent.agent_tools.schemas import FaceAnalysis
 from fea_agent.integrations.llama_index import FEAToolError, FEAToolSpec
 
-pytestmark = needs_shared
-ASTRONAUT = str(EDGE / "skimage_astronaut.png")
+ASTRONAUT = str(ASTRONAUT_PATH)
 
 
 @pytest.fixture(scope="module")
 def spec(pipeline) -> FEAToolSpec:
-    return FEAToolSpec(pipeline, allowed_dirs=[DATA])
+    return FEAToolSpec(pipeline, allowed_dirs=[SAMPLES])
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_analyze_face_output_has_text_image_block_and_typed_result(spec):
 
 def test_base64_input_and_no_image_block_when_not_wanted(pipeline):
     (tool,) = FEAToolSpec(pipeline, allowed_dirs=[], include_image=False).to_tool_list(["analyze_face"])
-    encoded = base64.b64encode((EDGE / "skimage_astronaut.png").read_bytes()).decode()
+    encoded = base64.b64encode(ASTRONAUT_PATH.read_bytes()).decode()
     output = tool.call(image=encoded)
     assert [type(b) for b in output.blocks] == [TextBlock]
     assert output.raw_output.faces[0].expression.label == "happiness"

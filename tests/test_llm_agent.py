@@ -5,12 +5,12 @@ results it reads, so the answer holds what the tools returned only if the tools 
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from conftest import DATA, EDGE, MODELS, needs_shared
+from conftest import ASTRONAUT as ASTRONAUT_PATH
+from conftest import NEUTRAL_FACE, NO_FACE, SAMPLES, SERVER_ENV
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -20,9 +20,8 @@ from fea_agent.agent import SYSTEM_PROMPT, create_fea_agent
 from fea_agent.agent_tools import TOOL_SPECS
 from fea_agent.integrations.langchain import FEAToolkit
 
-pytestmark = needs_shared
-ASTRONAUT = str(EDGE / "skimage_astronaut.png")
-MOUNTAINS = str(EDGE / "pixabay_mountains-615428_640.jpg")
+ASTRONAUT = str(ASTRONAUT_PATH)
+NO_FACE_PHOTO = str(NO_FACE)
 
 Step = Callable[[list[BaseMessage]], AIMessage]
 
@@ -72,7 +71,7 @@ def _final(out: dict) -> str:
 
 @pytest.fixture(scope="module")
 def toolkit_tools(pipeline):
-    return FEAToolkit(pipeline=pipeline, allowed_dirs=[DATA]).get_tools()
+    return FEAToolkit(pipeline=pipeline, allowed_dirs=[SAMPLES]).get_tools()
 
 
 def test_agent_perceives_then_answers_with_what_the_tool_returned(toolkit_tools):
@@ -90,7 +89,7 @@ def test_agent_perceives_then_answers_with_what_the_tool_returned(toolkit_tools)
 
 
 def test_no_face_reaches_the_answer(toolkit_tools):
-    model = ScriptedChatModel(steps=[call("analyze_face", image=MOUNTAINS), answer_from_tools])
+    model = ScriptedChatModel(steps=[call("analyze_face", image=NO_FACE_PHOTO), answer_from_tools])
     out = create_fea_agent(model, toolkit_tools).invoke({"messages": [HumanMessage("Who is in this photo?")]})
     assert "no face found" in _final(out)
 
@@ -102,12 +101,12 @@ def test_bad_input_reaches_the_model_as_an_error_it_can_relay(toolkit_tools):
 
 
 def test_follow_up_compares_two_photos_au_by_au(toolkit_tools):
-    lisa1, lisa2 = str(EDGE / "webmorph_lisa_lisa1.jpg"), str(EDGE / "webmorph_lisa_lisa2.jpg")
+    neutral, smiling = str(NEUTRAL_FACE), ASTRONAUT
 
     def both(_: list[BaseMessage]) -> AIMessage:
         calls = [
             {"name": "detect_action_units", "args": {"image": p, "present_only": True}, "id": f"au-{i}"}
-            for i, p in enumerate((lisa1, lisa2))
+            for i, p in enumerate((neutral, smiling))
         ]
         return AIMessage(content="", tool_calls=calls)
 
@@ -122,11 +121,13 @@ def test_follow_up_compares_two_photos_au_by_au(toolkit_tools):
     agent = create_fea_agent(model, toolkit_tools, checkpointer=InMemorySaver())
     thread = {"configurable": {"thread_id": "t1"}}
     agent.invoke({"messages": [HumanMessage(f"What does {ASTRONAUT} show?")]}, thread)
-    out = agent.invoke({"messages": [HumanMessage("Which AUs changed between lisa1 and lisa2?")]}, thread)
+    out = agent.invoke(
+        {"messages": [HumanMessage("Which AUs changed between lisa1 and the astronaut?")]}, thread
+    )
     # The second turn saw the first turn's messages (memory), and both photos were measured.
     assert any(isinstance(m, ToolMessage) and m.name == "analyze_face" for m in model.seen[2])
     answer = _final(out)
-    assert "webmorph_lisa_lisa1.jpg" in answer and "webmorph_lisa_lisa2.jpg" in answer
+    assert "webmorph_lisa_lisa1.jpg" in answer and "skimage_astronaut.png" in answer
     assert answer.count("present:") == 2
 
 
@@ -154,8 +155,8 @@ async def test_agent_with_tools_from_the_stdio_mcp_server():
         pytest.skip("the MCP server module fea_agent.mcp.server does not exist yet")
     from fea_agent.agent.llm import open_mcp_tools
 
-    env = {**os.environ, "FEA_AGENT_MODEL_DIR": str(MODELS)}
-    async with open_mcp_tools(allowed_dirs=[DATA], extra_args=["--workers", "1"], env=env) as tools:
+    env = SERVER_ENV
+    async with open_mcp_tools(allowed_dirs=[SAMPLES], extra_args=["--workers", "1"], env=env) as tools:
         assert sorted(t.name for t in tools) == sorted(TOOL_SPECS)
         model = ScriptedChatModel(steps=[call("analyze_face", image=ASTRONAUT), answer_from_tools])
         agent = create_fea_agent(model, tools)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import socket
 import subprocess
@@ -15,14 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MODELS
+from conftest import SERVER_ENV
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 
 pytestmark = pytest.mark.slow
 
 TOKEN = secrets.token_urlsafe(24)
-_ENV = {**os.environ, "FEA_AGENT_MODEL_DIR": str(MODELS), "FEA_AGENT_TOKEN": TOKEN}
+_ENV = {**SERVER_ENV, "FEA_AGENT_TOKEN": TOKEN}
 
 
 def _free_port() -> int:
@@ -33,8 +32,6 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not MODELS.is_dir():
-        pytest.skip(f"shared models not found at {MODELS}")
     port = _free_port()
     args = ["--transport", "http", "--port", str(port), "--workers", "1", "--max-request-mb", "2"]
     # stderr to a file, not a pipe nobody reads: a chatty server must never block on a full pipe.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import DATA, VIDEO
+from conftest import PHOTO_DIRS, VIDEO, needs_shared
 from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import ImageContent, TextContent
 
@@ -26,7 +26,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def runtime(pipeline) -> Runtime:
     # The session's pipeline serves every call: no models load here.
-    return Runtime(policy=ImagePolicy.allowing(DATA), pipelines=[pipeline])
+    return Runtime(policy=ImagePolicy.allowing(*PHOTO_DIRS), pipelines=[pipeline])
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +119,8 @@ async def test_resources_and_prompt(runtime: Runtime):
     assert "analyze_face" in text and "face.jpg" in text and "is she happy?" in text
 
 
+@needs_shared
 async def test_analyze_video_reports_progress(runtime: Runtime):
-    pytest.importorskip("fea_agent.video")
     updates: list[tuple[float, float | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import DATA, MODELS, SEVEN_TOOLS
+from conftest import ASTRONAUT, SERVER_ENV, SEVEN_TOOLS
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -31,16 +30,21 @@ def upload_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def client(upload_dir: Path, astronaut: Path) -> AsyncIterator[ClientSession]:
-    if not MODELS.is_dir():
-        pytest.skip(f"shared models not found at {MODELS}")
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "fea_agent", "serve", "mcp", "--workers", "1", "--allow-dir", str(upload_dir)],
-        env={**os.environ, "FEA_AGENT_MODEL_DIR": str(MODELS)},
+        env=SERVER_ENV,
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
+        session.init_result = await session.initialize()
         yield session
+
+
+async def test_server_names_itself_fea_agent_and_its_version(client: ClientSession):
+    from fea_agent import __version__
+
+    info = client.init_result.serverInfo
+    assert (info.name, info.version) == ("fea-agent", __version__)
 
 
 async def test_lists_the_seven_tools(client: ClientSession):
@@ -60,7 +64,7 @@ async def test_analyze_face_on_the_astronaut_is_happiness(client: ClientSession,
     ("image", "message"),
     [
         ("%%%garbage base64%%%", "not valid base64"),
-        (str(DATA / "edge-cases" / "images" / "skimage_astronaut.png"), "outside the allowed directories"),
+        (str(ASTRONAUT), "outside the allowed directories"),
         ("empty.jpg", "file is empty (0 bytes)"),
         ("notes.txt", "not an image"),
     ],

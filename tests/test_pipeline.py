@@ -1,16 +1,14 @@
-"""The default pipeline on the real photos in ../shared/data: faces, landmarks, pose, AUs, expression."""
+"""The default pipeline on real photos (samples/ and ../shared/data): faces, landmarks, pose, AUs, expression."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EDGE, needs_shared
+from conftest import ASTRONAUT, EDGE, NEUTRAL_FACE, NO_FACE, TINY_FACE, needs_shared
 from PIL import Image
 
 from fea_agent import FEAPipeline, ImageResult, InvalidInputError
 from fea_agent.results import json_schema
-
-pytestmark = needs_shared
 
 
 def test_astronaut_smiles_with_cheeks_and_lip_corners(pipeline, astronaut):
@@ -42,6 +40,7 @@ def test_au_codes_cover_the_issue_list(pipeline, astronaut):
     assert wanted <= codes
 
 
+@needs_shared
 def test_group_photo_finds_the_five_people(pipeline):
     result = pipeline.analyze(EDGE / "pexels_group.jpeg")
     assert len(result.faces) == 5
@@ -52,27 +51,34 @@ def test_group_photo_finds_the_five_people(pipeline):
 
 
 @pytest.mark.parametrize(
-    "name",
+    "path",
     [
-        "derived_tiny_face_astronaut_640x480.png",
-        "webmorph_lisa_lisa1.jpg",
-        "webmorph_lisa_lisa2.jpg",
-        "webmorph_lisa_lisa3.jpg",
-        "webmorph_lisa_lisa4.jpg",
-        "webmorph_zoom_15cm.jpg",
-        "webmorph_zoom_60cm.jpg",
+        TINY_FACE,
+        NEUTRAL_FACE,
+        *(
+            pytest.param(EDGE / name, marks=needs_shared)
+            for name in (
+                "webmorph_lisa_lisa2.jpg",
+                "webmorph_lisa_lisa3.jpg",
+                "webmorph_lisa_lisa4.jpg",
+                "webmorph_zoom_15cm.jpg",
+                "webmorph_zoom_60cm.jpg",
+            )
+        ),
     ],
+    ids=lambda p: p.name,
 )
-def test_one_face_found_across_size_rotation_and_distance(pipeline, name):
-    assert len(pipeline.analyze(EDGE / name).faces) == 1
+def test_one_face_found_across_size_rotation_and_distance(pipeline, path):
+    assert len(pipeline.analyze(path).faces) == 1
 
 
 def test_tiny_face_is_flagged_and_abstains(pipeline):
-    face = pipeline.analyze(EDGE / "derived_tiny_face_astronaut_640x480.png").faces[0]
+    face = pipeline.analyze(TINY_FACE).faces[0]
     assert not face.quality.usable and "px" in face.quality.issues[0]
     assert face.reasoning.label == "abstain"
 
 
+@needs_shared
 def test_rotated_head_roll_sign(pipeline):
     # lisa3: head tilted counter-clockwise in the image (her left eye higher)
     pose = pipeline.analyze(EDGE / "webmorph_lisa_lisa3.jpg").faces[0].head_pose
@@ -80,11 +86,18 @@ def test_rotated_head_roll_sign(pipeline):
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["skimage_coffee.png", "skimage_rocket.jpg", "skimage_chelsea.png", "pixabay_mountains-615428_640.jpg"],
+    "path",
+    [
+        NO_FACE,
+        *(
+            pytest.param(EDGE / name, marks=needs_shared)
+            for name in ("skimage_coffee.png", "skimage_chelsea.png", "pixabay_mountains-615428_640.jpg")
+        ),
+    ],
+    ids=lambda p: p.name,
 )
-def test_no_face_is_a_normal_result(pipeline, name):
-    result = pipeline.analyze(EDGE / name)
+def test_no_face_is_a_normal_result(pipeline, path):
+    result = pipeline.analyze(path)
     assert result.faces == []
 
 
@@ -96,7 +109,7 @@ def test_numpy_and_pil_inputs_match_the_path(pipeline, astronaut):
 
 
 def test_analyze_many_keeps_going_past_a_bad_input(pipeline, astronaut):
-    out = pipeline.analyze_many([astronaut, b"not an image", EDGE / "skimage_coffee.png"])
+    out = pipeline.analyze_many([astronaut, b"not an image", NO_FACE])
     assert isinstance(out[0], ImageResult) and isinstance(out[1], InvalidInputError)
     assert isinstance(out[2], ImageResult) and out[2].faces == []
 
@@ -112,7 +125,7 @@ def test_result_round_trips_through_json(pipeline, astronaut):
 
 def test_perception_only_pipeline_keeps_appearance_expression():
     with FEAPipeline(reasoner=None) as p:
-        face = p.analyze(EDGE / "skimage_astronaut.png").faces[0]
+        face = p.analyze(ASTRONAUT).faces[0]
     assert face.reasoning is None and face.expression.source == "appearance"
 
 

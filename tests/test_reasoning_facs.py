@@ -1,17 +1,15 @@
-"""The FACS reasoner on real photos: astronaut smile, frl-london pairs, a neutral portrait, abstention."""
+"""The FACS reasoner on real photos: astronaut smile, frl-london pairs, neutral portraits, abstention."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from conftest import EDGE, FRL, needs_shared
+from conftest import EDGE, FRL, NEUTRAL_FACE, needs_shared
 
 from fea_agent.facs.prototypes import PROTOTYPES
 from fea_agent.reasoning.facs import FACSReasoner, au_scores, au_view, fuse
 from fea_agent.results import EXPRESSION_LABELS
-
-pytestmark = needs_shared
 
 #: A few frl-london pairs whose smiles are clear enough to be read from one photo.
 PAIRS = ("001", "010", "036", "096")
@@ -33,6 +31,7 @@ def test_astronaut_reads_happiness_citing_cheeks_and_lip_corners(astronaut_face)
     assert au06.present and au07.intensity <= au06.intensity
 
 
+@needs_shared
 @pytest.mark.parametrize("face_id", PAIRS)
 def test_frl_pair_smile_is_happiness_and_neutral_stays_neutral(pipeline, face_id: str) -> None:
     smiling = pipeline.analyze(FRL / "images" / "smiling_front" / f"{face_id}_08.jpg").faces[0]
@@ -43,12 +42,18 @@ def test_frl_pair_smile_is_happiness_and_neutral_stays_neutral(pipeline, face_id
     assert smiling.au("AU12").probability > neutral.au("AU12").probability
 
 
-def test_neutral_portrait_gets_a_neutral_answer(pipeline) -> None:
-    face = pipeline.analyze(EDGE / "pexels_neutral.jpeg").faces[0]
+@pytest.mark.parametrize(
+    "path",
+    [NEUTRAL_FACE, pytest.param(EDGE / "pexels_neutral.jpeg", marks=needs_shared)],
+    ids=lambda p: p.name,
+)
+def test_neutral_portrait_gets_a_neutral_answer(pipeline, path) -> None:
+    face = pipeline.analyze(path).faces[0]
     assert face.reasoning.label == "neutral"
     assert face.reasoning.text.startswith("Neutral. The face")
 
 
+@needs_shared
 def test_cut_off_group_face_abstains_and_says_why(pipeline) -> None:
     faces = pipeline.analyze(EDGE / "pexels_group.jpeg").faces
     poor = [f for f in faces if not f.quality.usable]

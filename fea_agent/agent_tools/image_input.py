@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fea_agent.errors import InvalidInputError
+from fea_agent.io.files import check_regular, expand_path, read_file
 
 #: Largest image accepted through a tool argument (decoded bytes).
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
@@ -70,10 +71,13 @@ class ImagePolicy:
             raise InvalidInputError(
                 f"{text!r} looks like a file path, but this server accepts no file paths; {_HOW}"
             )
-        path = Path(text).expanduser()
+        path = expand_path(text)
         if not path.is_absolute():
             path = self._resolved[0] / path  # relative paths are relative to the first allowed directory
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError) as exc:  # too long, a symlink loop (RuntimeError before Python 3.13)
+            raise InvalidInputError(f"{text}: not a usable path ({exc})") from None
         if not any(resolved.is_relative_to(d) for d in self._resolved):
             allowed = ", ".join(str(d) for d in self._resolved)
             raise InvalidInputError(
@@ -153,7 +157,7 @@ def resolve_image(value: str, policy: ImagePolicy | None = None, *, what: str = 
         )
     if _looks_like_path(text):
         path = policy.check_path(text)
-        return ResolvedImage(_read(path, text, policy.max_bytes), text)
+        return ResolvedImage(read_file(path, label=text, max_bytes=policy.max_bytes), text)
     return ResolvedImage(_decode_base64(text, f"{what} (base64)", policy.max_bytes), "<base64 image>")
 
 
@@ -167,25 +171,4 @@ def resolve_path(value: str, policy: ImagePolicy | None = None, *, what: str = "
         raise InvalidInputError(
             f"{what} looks like inline data; give a file path under an allowed directory instead"
         )
-    path = policy.check_path(text)
-    if not path.exists():
-        raise InvalidInputError(f"{text}: no such file")
-    if not path.is_file():
-        raise InvalidInputError(f"{text}: not a regular file")
-    if path.stat().st_size == 0:
-        raise InvalidInputError(f"{text}: file is empty (0 bytes)")
-    return path
-
-
-def _read(path: Path, label: str, max_bytes: int) -> bytes:
-    if not path.exists():
-        raise InvalidInputError(f"{label}: no such file")
-    if path.is_dir():
-        raise InvalidInputError(f"{label}: is a directory, not an image file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InvalidInputError(f"{label}: file is {size:,} bytes, above the limit of {max_bytes:,}")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    return check_regular(policy.check_path(text), label=text)

@@ -22,16 +22,20 @@ from fea_agent.batch.runner import analyse_source
 class SourceAnalyser:
     """Ray Data UDF: builds one :class:`~fea_agent.pipeline.FEAPipeline` per actor, analyses paths."""
 
-    def __init__(self, pipeline_options: dict[str, Any], video_options: dict[str, Any]) -> None:
+    def __init__(
+        self, pipeline_options: dict[str, Any], video_options: dict[str, Any], row_format: str = "fea-agent"
+    ) -> None:
         from fea_agent.pipeline import FEAPipeline
 
         self.pipeline = FEAPipeline(**pipeline_options)
         self.video_options = video_options
+        self.row_format = row_format
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         sources = [str(s) for s in batch["source"]]
         rows = [
-            json.dumps(analyse_source(self.pipeline, s, self.video_options), default=str) for s in sources
+            json.dumps(analyse_source(self.pipeline, s, self.video_options, self.row_format), default=str)
+            for s in sources
         ]
         return {"source": np.array(sources, dtype=object), "rows": np.array(rows, dtype=object)}
 
@@ -43,6 +47,7 @@ def run_on_ray(
     address: str | None = None,
     pipeline_options: dict[str, Any] | None = None,
     video_options: dict[str, Any] | None = None,
+    row_format: str = "fea-agent",
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Yield ``(source, rows)`` as Ray's workers finish files; starts (and stops) a local Ray if needed."""
     import ray
@@ -76,6 +81,7 @@ def run_on_ray(
             fn_constructor_kwargs={
                 "pipeline_options": pipeline_options or {},
                 "video_options": video_options or {},
+                "row_format": row_format,
             },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=workers),

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from fea_agent.batch.writers import ResultWriter
+from fea_agent.batch.writers import BATCH_COLUMNS, ResultWriter
 from fea_agent.errors import FEAError, InvalidInputError
 from fea_agent.video.dataframe import frame_rows
 from fea_agent.video.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
@@ -63,16 +63,20 @@ def find_media(spec: str | os.PathLike[str]) -> list[str]:
 
 
 def analyse_source(
-    pipeline: Any, source: str, video_options: dict[str, Any] | None = None
+    pipeline: Any, source: str, video_options: dict[str, Any] | None = None, row_format: str = "fea-agent"
 ) -> list[dict[str, Any]]:
-    """The rows for one file: per face (per frame for a video), or one row carrying the error."""
+    """The rows for one file: per face (per frame for a video), or one row carrying the error.
+    ``row_format`` 'openface' gives OpenFace 2's columns (:mod:`fea_agent.interchange.openface`)."""
+    rows_of = frame_rows
+    if row_format == "openface":
+        from fea_agent.interchange.openface import openface_rows as rows_of
     try:
         if Path(source).suffix.lower() in VIDEO_EXTENSIONS:
             rows = []
             for result in pipeline.analyze_video(source, **(video_options or {})):
-                rows.extend(frame_rows(result))
+                rows.extend(rows_of(result))
             return rows
-        return frame_rows(pipeline.analyze(source))
+        return rows_of(pipeline.analyze(source))
     except (FEAError, OSError, ValueError) as exc:
         return [{"source": source, "error": f"{type(exc).__name__}: {exc}"}]
 
@@ -95,6 +99,7 @@ def run_batch(
     progress: bool = True,
     pipeline: Any | None = None,
     on_result: Callable[[str, list[dict[str, Any]]], None] | None = None,
+    row_format: Literal["fea-agent", "openface"] = "fea-agent",
 ) -> BatchReport:
     """Analyse every image and video in ``inputs`` (folder, glob, or list of paths) into ``out``.
 
@@ -109,10 +114,16 @@ def run_batch(
         progress: show a progress bar on stderr.
         pipeline: an existing pipeline for the local engine (not rebuilt).
         on_result: called with each source and its rows as they are written.
+        row_format: 'fea-agent' columns, or 'openface' (OpenFace 2's, after ``source`` and ``error``).
     """
     started = time.perf_counter()
     files = list(inputs) if isinstance(inputs, list) else find_media(inputs)
-    with ResultWriter(out) as writer:
+    columns = BATCH_COLUMNS
+    if row_format == "openface":
+        from fea_agent.interchange.openface import COLUMNS as OPENFACE_COLUMNS
+
+        columns = ("source", "error", *OPENFACE_COLUMNS)
+    with ResultWriter(out, columns=columns) as writer:
         done = writer.done_sources()
         todo = [f for f in files if f not in done]
         failed: list[str] = []
@@ -131,9 +142,10 @@ def run_batch(
                     address=address,
                     pipeline_options=pipeline_options or {},
                     video_options=video_options or {},
+                    row_format=row_format,
                 )
             elif engine == "local":
-                outcomes = _run_local(todo, pipeline, pipeline_options or {}, video_options or {})
+                outcomes = _run_local(todo, pipeline, pipeline_options or {}, video_options or {}, row_format)
             else:
                 raise InvalidInputError(f"unknown engine {engine!r}: use 'local' or 'ray'")
             for source, rows in outcomes:
@@ -161,7 +173,11 @@ def run_batch(
 
 
 def _run_local(
-    files: list[str], pipeline: Any | None, pipeline_options: dict[str, Any], video_options: dict[str, Any]
+    files: list[str],
+    pipeline: Any | None,
+    pipeline_options: dict[str, Any],
+    video_options: dict[str, Any],
+    row_format: str,
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     from fea_agent.pipeline import FEAPipeline
 
@@ -169,7 +185,7 @@ def _run_local(
     pipeline = pipeline if pipeline is not None else FEAPipeline(**pipeline_options)
     try:
         for source in files:
-            yield source, analyse_source(pipeline, source, video_options)
+            yield source, analyse_source(pipeline, source, video_options, row_format)
     finally:
         if own:
             pipeline.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,9 +14,9 @@ from fea_agent import __version__
 
 #: Subcommand modules, in help order. A module that fails to import (an optional extra is missing) still
 #: gets its subcommand, which then says what to install.
-COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "batch", "serve", "demo")
+COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "live", "batch", "serve", "demo")
 
-_EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "scale", "batch": "scale"}
+_EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "video", "live": "video", "batch": "video"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,3 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`fea-agent ... | head`): stop quietly, as Unix tools do. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -19,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--json", action="store_true", help="print only a JSON list, one object per input, in order"
     )
     fmt.add_argument("--jsonl", action="store_true", help="print one JSON object per line, in input order")
+    fmt.add_argument(
+        "--format",
+        choices=("text", "json", "jsonl", "openface"),
+        help="text (default), json, jsonl, or openface: CSV rows in OpenFace 2's columns (one per face)",
+    )
     p.add_argument(
         "--out",
         metavar="PATH",
@@ -37,10 +42,29 @@ def _out_path(out: str, image: str, many: bool) -> Path:
     return folder / f"{Path(image).stem}_annotated.png"
 
 
+def _openface_writer():
+    """A function that prints one result's OpenFace rows as CSV on stdout, the header before the first."""
+    import csv
+
+    from fea_agent.interchange import openface
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=("source", *openface.COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+
+    def write(result) -> None:
+        writer.writerows(openface.openface_rows(result))
+        sys.stdout.flush()
+
+    return write
+
+
 def run(args: argparse.Namespace) -> int:
     from fea_agent.pipeline import FEAPipeline
     from fea_agent.render import format_result, save_annotated
 
+    args.json = args.json or args.format == "json"
+    args.jsonl = args.jsonl or args.format == "jsonl"
+    table = _openface_writer() if args.format == "openface" else None
     try:
         pipeline = FEAPipeline(**pipeline_options(args))
     except (FEAError, ValueError) as exc:
@@ -53,22 +77,27 @@ def run(args: argparse.Namespace) -> int:
         try:
             analysis = pipeline.run(image)
             result = analysis.result
-        except FEAError as exc:
+            if args.out:
+                target = _out_path(args.out, image, many)
+                save_annotated(analysis.rgb, result, str(target), landmarks=not args.no_landmarks)
+        except Exception as exc:  # one bad input must not lose the others' results (FEAError or not)
             failed.append(image)
-            message = str(exc)
+            message = (
+                str(exc) if isinstance(exc, FEAError) else f"internal error: {type(exc).__name__}: {exc}"
+            )
             if args.json or args.jsonl:
                 record = {"source": image, "error": message}
                 records.append(record)
                 if args.jsonl:
                     print(json.dumps(record), flush=True)
+            elif table is not None:
+                print(f"{image}: error: {message}", file=sys.stderr, flush=True)
             else:
                 print(f"{image}: error: {message}", flush=True)
             continue
-        if args.out:
-            save_annotated(
-                analysis.rgb, result, str(_out_path(args.out, image, many)), landmarks=not args.no_landmarks
-            )
-        if args.jsonl:
+        if table is not None:
+            table(result)
+        elif args.jsonl:
             print(result.model_dump_json(), flush=True)
         elif args.json:
             records.append(result.model_dump(mode="json"))

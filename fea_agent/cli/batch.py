@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workers", type=int, default=2, help="Ray workers, one pipeline each (default 2)")
     p.add_argument("--stride", type=int, default=1, metavar="N", help="videos: analyse every N-th frame")
+    p.add_argument(
+        "--format",
+        choices=("fea-agent", "openface"),
+        default="fea-agent",
+        help="columns of OUT: fea-agent's (default) or OpenFace 2's, after source and error",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_pipeline_arguments(p)
     p.set_defaults(func=run)
@@ -58,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             pipeline_options=options,
             video_options={"stride": args.stride},
             progress=not args.no_progress,
+            row_format=args.format,
         )
     except FEAError as exc:
         print(f"fea-agent batch: {exc}", file=sys.stderr)

@@ -15,7 +15,12 @@ from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the tools (MCP)", description=__doc__)
+    p = sub.add_parser(
+        "serve",
+        help="serve the tools (MCP)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the examples one per line
+    )
     kinds = p.add_subparsers(dest="server", required=True, metavar="SERVER")
     m = kinds.add_parser(
         "mcp",

@@ -39,6 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="detect faces on every frame instead of tracking them (slower)",
     )
+    p.add_argument(
+        "--format",
+        choices=("fea-agent", "openface"),
+        default="fea-agent",
+        help="columns of OUT: fea-agent's (default) or OpenFace 2's (AU01_r, AU01_c, pose_Rx, gaze_angle_x, x_0, ...)",
+    )
+    p.add_argument(
+        "--plot", metavar="PNG", help="draw AU intensities and expression probabilities over time into PNG"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_pipeline_arguments(p)
@@ -80,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from fea_agent.batch.writers import BATCH_COLUMNS, ResultWriter, output_format
+    from fea_agent.interchange import openface
     from fea_agent.pipeline import FEAPipeline
     from fea_agent.video import frame_rows
     from fea_agent.video.dataframe import CHANGE_COLUMNS
@@ -117,11 +127,17 @@ def run(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
         )
         columns = (*BATCH_COLUMNS, *CHANGE_COLUMNS) if args.baseline else BATCH_COLUMNS
+        rows_of = frame_rows
+        if args.format == "openface":
+            columns, rows_of = openface.COLUMNS, openface.openface_rows
         writer = ResultWriter(args.out, resume=False, columns=columns) if args.out else None
+        plotted: list[dict] = []
         for result in frames:
             summarizer.add(result)
             if writer is not None:
-                writer.write_source(frame_rows(result))
+                writer.write_source(rows_of(result))
+            if args.plot:
+                plotted.extend(frame_rows(result))
     except (FEAError, ValueError) as exc:
         bar.close()
         print(f"fea-agent video: {exc}", file=sys.stderr)
@@ -133,6 +149,17 @@ def run(args: argparse.Namespace) -> int:
         pipeline.close()
     summary = summarizer.summary()
     seconds = time.perf_counter() - started
+    if args.plot:
+        import pandas as pd
+
+        from fea_agent.render.plots import video_time_series
+
+        try:
+            video_time_series(pd.DataFrame.from_records(plotted), args.plot)
+        except FEAError as exc:
+            print(f"fea-agent video: {exc}", file=sys.stderr)
+            return 2
+        print(f"plot written to {args.plot}", file=sys.stderr)
     print(summary.model_dump_json(indent=2) if args.json else format_summary(summary, seconds))
     if args.out:
         print(f"rows written to {args.out}", file=sys.stderr)

@@ -19,10 +19,10 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext, ToolSpec
-from fea_agent.demo import plots
 from fea_agent.demo.analysis import analyze, decode, user_errors
 from fea_agent.demo.uploads import Upload, ephemeral_image
 from fea_agent.pipeline import FEAPipeline
+from fea_agent.render import plots
 
 
 def _component(field: FieldInfo, label: str) -> gr.components.Component:

@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 
 from fea_agent.demo import views
-from fea_agent.demo.uploads import private_cache_dir
+from fea_agent.demo.uploads import private_cache_dir, remove_cache_on_exit
 from fea_agent.pipeline import FEAPipeline
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def build_app(
 def _video_tab(pipeline: FEAPipeline, *, enabled: bool) -> None:
     try:
         from fea_agent.demo import video_tab
-    except ImportError as exc:  # fea_agent.video (the [scale] extra) may be missing
+    except ImportError as exc:  # fea_agent.video (the [video] extra) may be missing
         gr.HTML(views.placeholder(f"Video analysis is not available here: {exc}"))
         return
     if enabled:
@@ -81,6 +81,8 @@ def launch(
     **kwargs: Any,
 ) -> Any:
     """Serve the app; ``mcp=True`` also serves the API endpoints as MCP tools at ``/gradio_api/mcp/``."""
+    private_cache_dir()  # again: the MCP server's module may have been imported since build_app()
+    remove_cache_on_exit()
     return app.queue(default_concurrency_limit=1).launch(
         server_name=host,
         server_port=port,

@@ -7,11 +7,12 @@ from typing import Any
 
 import gradio as gr
 
-from fea_agent.demo import plots, views
+from fea_agent.demo import views
 from fea_agent.demo.analysis import analyze, decode, user_errors
 from fea_agent.demo.uploads import Upload, ephemeral_image
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.pipeline import FEAPipeline
+from fea_agent.render import plots
 from fea_agent.results import Face
 
 

@@ -12,10 +12,11 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from fea_agent.demo import plots, views
+from fea_agent.demo import views
 from fea_agent.demo.analysis import Reasoners, analyze, decode, user_errors
 from fea_agent.demo.uploads import Upload, ephemeral_image
 from fea_agent.pipeline import FEAPipeline
+from fea_agent.render import plots
 from fea_agent.results import ImageResult
 
 
@@ -93,8 +94,8 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 label="Reasoner",
                 info="How the expression is explained from the facial actions.",
             )
-            gr.HTML(views.reasoners_html(reasoners.unavailable))
             photo = gr.HTML(views.placeholder("The annotated photo appears here."), elem_id="fea-photo")
+            gr.HTML(views.reasoners_html(reasoners.unavailable))
         with gr.Column(scale=6):
             headline = gr.HTML(elem_id="fea-headline")
             reasoning = gr.HTML(elem_id="fea-reasoning")

@@ -4,16 +4,22 @@ Gradio stores every upload in its cache folder before a handler sees it. Face ph
 the image input reads the bytes into memory and deletes the file at once (its own preprocessing would also
 write a converted copy), and the video input hands over a path that the handler deletes with :func:`discard`
 as soon as the frames are analysed. The app also points Gradio at a private cache folder that is swept while
-it runs and removed when the process exits (:func:`private_cache_dir`).
+it runs and removed when the process exits, on SIGTERM and SIGHUP too (:func:`private_cache_dir`,
+:func:`remove_cache_on_exit`). Photos sent to the MCP endpoint as data URIs are written by Gradio into that
+folder (not ``/tmp/gradio``) and deleted by the image input once read.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import glob
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,15 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 _PRIVATE_CACHE: Path | None = None
+
+#: Gradio modules that copy ``GRADIO_TEMP_DIR`` into a constant when imported (``import gradio`` imports
+#: them), so setting the variable later misses them: the MCP endpoint would save photos to /tmp/gradio.
+_GRADIO_TEMP_DIR_CONSTANTS = (
+    "gradio.mcp",
+    "gradio.route_utils",
+    "gradio.routes",
+    "gradio.screen_recording_utils",
+)
 
 
 @dataclass(frozen=True)
@@ -40,12 +55,40 @@ def private_cache_dir() -> Path:
     global _PRIVATE_CACHE
     configured = os.environ.get("GRADIO_TEMP_DIR")
     if configured:
-        return Path(configured)
-    if _PRIVATE_CACHE is None:
-        _PRIVATE_CACHE = Path(tempfile.mkdtemp(prefix="fea-agent-demo-"))
-        os.environ["GRADIO_TEMP_DIR"] = str(_PRIVATE_CACHE)
-        atexit.register(shutil.rmtree, _PRIVATE_CACHE, ignore_errors=True)
-    return _PRIVATE_CACHE
+        folder = Path(configured)
+    else:
+        if _PRIVATE_CACHE is None:
+            _PRIVATE_CACHE = Path(tempfile.mkdtemp(prefix="fea-agent-demo-"))  # mode 0700
+            atexit.register(shutil.rmtree, _PRIVATE_CACHE, ignore_errors=True)
+        folder = _PRIVATE_CACHE
+        os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    for name in _GRADIO_TEMP_DIR_CONSTANTS:
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "DEFAULT_TEMP_DIR"):
+            module.DEFAULT_TEMP_DIR = str(folder)
+    return folder
+
+
+def remove_cache_on_exit(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) -> None:
+    """Remove the private cache folder when the process is told to stop by a signal (atexit handlers do not
+    run then), and then stop as the signal would have. Only from the main thread, where Python takes signals."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in signals:
+        previous = signal.getsignal(signum)
+
+        def handler(received: int, frame: Any, previous: Any = previous) -> None:
+            if _PRIVATE_CACHE is not None:
+                shutil.rmtree(_PRIVATE_CACHE, ignore_errors=True)
+            if callable(previous):
+                previous(received, frame)
+                return
+            if previous == signal.SIG_IGN:
+                return
+            signal.signal(received, signal.SIG_DFL)
+            os.kill(os.getpid(), received)
+
+        signal.signal(signum, handler)
 
 
 def discard(path: str | os.PathLike[str] | None) -> None:
@@ -81,8 +124,24 @@ def _read_and_discard(payload: Any) -> Upload | None:
         ) from None
     finally:
         discard(path)
+    _discard_copies(Path(path), data)
     name = getattr(payload, "orig_name", None) or Path(path).name
     return Upload(data=data, name=name)
+
+
+def _discard_copies(path: Path, data: bytes) -> None:
+    """Delete other copies of an upload in the cache folder. A photo sent to the MCP endpoint as a data URI
+    is saved by Gradio under a hash of the text, then copied under a hash of the bytes; the handler gets the
+    copy. Copies sit one folder deep under the cache root, with the same name and the same bytes."""
+    root = path.parent.parent
+    cache = os.environ.get("GRADIO_TEMP_DIR")
+    if not cache or root.resolve() != Path(cache).resolve():  # only ever inside Gradio's cache folder
+        return
+    with contextlib.suppress(OSError):
+        for candidate in root.glob(f"*/{glob.escape(path.name)}"):
+            with contextlib.suppress(OSError):
+                if candidate.stat().st_size == len(data) and candidate.read_bytes() == data:
+                    discard(candidate)
 
 
 def _video_path(payload: Any) -> str | None:

@@ -13,11 +13,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from fea_agent.demo import plots, views
+from fea_agent.demo import views
 from fea_agent.demo.analysis import user_errors
 from fea_agent.demo.uploads import discard, ephemeral_video, private_cache_dir
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.pipeline import FEAPipeline
+from fea_agent.render import plots
 from fea_agent.results import VideoSummary
 from fea_agent.video import summarize, to_dataframe
 

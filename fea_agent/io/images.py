@@ -12,16 +12,20 @@ import contextlib
 import io
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fea_agent.errors import InvalidInputError
+from fea_agent.io.files import read_file, short_label
 
 #: Largest image accepted, in pixels (about 8k x 6k). Larger inputs are refused before decoding.
 MAX_PIXELS = 50_000_000
+
+T = TypeVar("T")
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -51,16 +55,14 @@ def load_image(image: ImageInput, *, source: str | None = None, max_pixels: int 
         max_pixels: refuse images with more pixels than this.
     """
     if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        label = source if source is not None else str(image)
-        return LoadedImage(_decode(_read_file(path), label, max_pixels), label)
+        label = source if source is not None else short_label(str(image))
+        return LoadedImage(_decode(read_file(image, label=label), label, max_pixels), label)
     if isinstance(image, (bytes, bytearray, memoryview)):
         label = source if source is not None else "<bytes>"
         return LoadedImage(_decode(bytes(image), label, max_pixels), source)
     if isinstance(image, Image.Image):
         label = source if source is not None else "<PIL image>"
-        _check_size(image.width, image.height, label, max_pixels)
-        return LoadedImage(_pil_to_rgb(image, label), source)
+        return LoadedImage(_guarded(_pil_image_to_rgb, image, label, max_pixels), source)
     if isinstance(image, np.ndarray):
         label = source if source is not None else "<array>"
         return LoadedImage(_array_to_rgb(image, label, max_pixels), source)
@@ -68,18 +70,6 @@ def load_image(image: ImageInput, *, source: str | None = None, max_pixels: int 
         f"unsupported input type {type(image).__name__}: give a file path, image bytes, a PIL image "
         "or a numpy array"
     )
-
-
-def _read_file(path: Path) -> bytes:
-    if not path.exists():
-        raise InvalidInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InvalidInputError(f"{path}: is a directory, not an image file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return data
 
 
 def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
@@ -92,28 +82,52 @@ def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
         )
 
 
-def _decode(data: bytes, label: str, max_pixels: int) -> np.ndarray:
-    if not data:
-        raise InvalidInputError(f"{label}: file is empty (0 bytes)")
+def _guarded(
+    decode: Callable[[T, str, int], np.ndarray], value: T, label: str, max_pixels: int
+) -> np.ndarray:
+    """``decode(value)``, with every decoder failure as an InvalidInputError that names the input.
+
+    Pillow's decoders raise many kinds of error on hostile data (OSError, ValueError for a text chunk that
+    decompresses too far, SyntaxError for a broken PNG, struct.error, EOFError, IndexError...); none of them
+    may reach a caller as anything but "this input is not a usable image".
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            return decode(value, label, max_pixels)
+    except InvalidInputError:
+        raise
     except UnidentifiedImageError:
         raise InvalidInputError(f"{label}: not an image, or an image format Pillow cannot read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         raise InvalidInputError(f"{label}: image is too large to decode safely") from None
-    except OSError as exc:
-        raise InvalidInputError(f"{label}: image data is truncated or corrupt ({exc})") from None
+    except Exception as exc:  # see the docstring: any decoder error means a corrupt or unusable input
+        raise InvalidInputError(
+            f"{label}: image data is truncated or corrupt ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _decode(data: bytes, label: str, max_pixels: int) -> np.ndarray:
+    if not data:
+        raise InvalidInputError(f"{label}: file is empty (0 bytes)")
+    return _guarded(_decode_bytes, data, label, max_pixels)
+
+
+def _decode_bytes(data: bytes, label: str, max_pixels: int) -> np.ndarray:
+    img = Image.open(io.BytesIO(data))
     _check_size(img.width, img.height, label, max_pixels)
     if img.format == "JPEG" and img.mode in ("RGB", "L") and data.rstrip(b"\0").endswith(b"\xff\xd9"):
         rgb = _decode_jpeg_fast(data)
         if rgb is not None:
             return rgb
-    try:
-        img.load()
-    except OSError as exc:
-        raise InvalidInputError(f"{label}: image data is truncated or corrupt ({exc})") from None
+    img.load()
+    return _pil_to_rgb(img, label)
+
+
+def _pil_image_to_rgb(img: Image.Image, label: str, max_pixels: int) -> np.ndarray:
+    """A caller's PIL image: maybe lazily opened (decoded on ``load()``, which may fail) or closed."""
+    _check_size(img.width, img.height, label, max_pixels)
+    img.load()
     return _pil_to_rgb(img, label)
 
 
@@ -144,10 +158,7 @@ def _pil_to_rgb(img: Image.Image, label: str) -> np.ndarray:
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
     if img.mode != "RGB":
-        try:
-            img = img.convert("RGB")
-        except (ValueError, OSError) as exc:
-            raise InvalidInputError(f"{label}: unsupported image mode {img.mode!r} ({exc})") from None
+        img = img.convert("RGB")
     return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
 
 
@@ -159,6 +170,10 @@ def _array_to_rgb(arr: np.ndarray, label: str, max_pixels: int) -> np.ndarray:
             f"{label}: array of shape {arr.shape} is not an image; expected (H, W), (H, W, 3) RGB or (H, W, 4) RGBA"
         )
     _check_size(int(arr.shape[1]), int(arr.shape[0]), label, max_pixels)
+    if arr.dtype.kind not in "biuf":  # complex, object, strings, structured records, dates
+        raise InvalidInputError(f"{label}: unsupported array dtype {arr.dtype}; give uint8, uint16 or float")
+    if not arr.dtype.isnative:  # big-endian uint16 is not == np.uint16 and would fall to the clipping branch
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.uint8:
         out = arr
     elif arr.dtype == np.uint16:
@@ -170,10 +185,8 @@ def _array_to_rgb(arr: np.ndarray, label: str, max_pixels: int) -> np.ndarray:
             raise InvalidInputError(f"{label}: array holds NaN or infinite values")
         scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
         out = np.clip(arr * scale, 0, 255).astype(np.uint8)
-    elif np.issubdtype(arr.dtype, np.integer):
+    else:  # other integers
         out = np.clip(arr, 0, 255).astype(np.uint8)
-    else:
-        raise InvalidInputError(f"{label}: unsupported array dtype {arr.dtype}")
     if out.shape[2] == 1:
         out = np.repeat(out, 3, axis=2)
     elif out.shape[2] == 4:

@@ -28,6 +28,7 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
+from fea_agent import __version__
 from fea_agent.agent_tools import ToolSpec, annotated_image, tools_for
 from fea_agent.errors import FEAError
 from fea_agent.mcp.runtime import Runtime
@@ -92,7 +93,9 @@ def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
         try:
             args = spec.parse(arguments)
             progress = _progress_sender(ctx) if spec.name == "analyze_video" else None
-            output = await anyio.to_thread.run_sync(runtime.run, spec, args, progress)
+            output = await anyio.to_thread.run_sync(
+                runtime.run, spec, args, progress, limiter=runtime.limiter
+            )
         except FEAError as exc:
             raise ToolError(str(exc)) from None
         except Exception as exc:  # the server keeps serving; the client learns what broke
@@ -218,6 +221,8 @@ def build_server(
         port=port,
         streamable_http_path="/mcp",
     )
+    # FastMCP takes no version: without this, serverInfo.version is the MCP SDK's, not fea-agent's.
+    server._mcp_server.version = __version__
     read_only = ToolAnnotations(
         readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
     )

@@ -81,8 +81,19 @@ _lock = Lock()
 
 
 def model_dir() -> Path | None:
+    """``$FEA_AGENT_MODEL_DIR`` as an absolute path: a relative one is read from the current folder, and
+    error messages show where that led."""
     value = os.environ.get(ENV_MODEL_DIR)
-    return Path(value).expanduser() if value else None
+    return Path(value).expanduser().resolve() if value else None
+
+
+def where_looked(name: str, *, folder: Path | None = None) -> str:
+    """The places looked in for ``name``, saying how a relative ``$FEA_AGENT_MODEL_DIR`` was resolved."""
+    where = " or ".join(str(p) for p in candidates(name, folder=folder))
+    value = os.environ.get(ENV_MODEL_DIR)
+    if value and not Path(value).expanduser().is_absolute():
+        where += f" (${ENV_MODEL_DIR}={value} is relative, so it was read from {Path.cwd()})"
+    return where
 
 
 def cache_dir() -> Path:
@@ -155,9 +166,9 @@ def model_path(name: str, *, download: bool | None = None, folder: Path | None =
         if download is None:
             download = can_download()
         if not download:
-            where = " or ".join(str(p) for p in candidates(name, folder=folder))
             raise ModelFileError(
-                f"model file {s.filename} ({s.description}) not found in {where}; " + how_to_get(s)
+                f"model file {s.filename} ({s.description}) not found in {where_looked(name, folder=folder)}; "
+                + how_to_get(s)
             )
         path = fetch(name)
         _verified.add(path)

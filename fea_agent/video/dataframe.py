@@ -92,16 +92,20 @@ def frame_rows(result: ImageResult) -> list[dict[str, Any]]:
     return rows
 
 
-def to_dataframe(results: Iterable[ImageResult]) -> pd.DataFrame:
+def to_dataframe(results: Iterable[ImageResult | Exception]) -> pd.DataFrame:
     """A pandas DataFrame with one row per face per frame, columns as listed in this module's docstring.
 
-    ``results`` may be a list or the iterator ``analyze_video`` returns (consumed as it goes).
+    ``results`` may be a list or the iterator ``analyze_video`` returns (consumed as it goes). An input that
+    failed (``analyze_many`` puts its error in its place) becomes one row with an ``error`` column saying why.
     """
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
     for result in results:
-        rows.extend(frame_rows(result))
+        if isinstance(result, Exception):
+            rows.append({"source": getattr(result, "source", None), "error": str(result)})
+        else:
+            rows.extend(frame_rows(result))
     columns = list(COLUMNS)
     if any(f"{AU_CODES[0]}_change" in row for row in rows):
         columns += CHANGE_COLUMNS

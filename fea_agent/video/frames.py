@@ -1,8 +1,12 @@
 """Reading video frames one at a time (OpenCV ``VideoCapture``), so memory stays flat however long the video.
 
 Every failure is an :class:`~fea_agent.errors.InvalidInputError` that names the file and the problem: a missing
-file, a folder, a file OpenCV cannot open as video (an image, a text file, a truncated container), a video
-with no frames.
+file, a folder or special file, a file that is not a video container (an image, a text file, a playlist), a
+video OpenCV cannot decode (a truncated container), one above the pixel limit, a video with no frames.
+
+Only files that start like a video container reach FFmpeg (see :func:`container_of`): FFmpeg picks its
+demuxer from the content, not the name, and its playlist and list demuxers (HLS ``.m3u8``, ``ffconcat``,
+DASH, SDP) open the files and URLs the text names, which would read outside the folder an MCP server allows.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ import numpy as np
 
 from fea_agent._native import quiet_stderr
 from fea_agent.errors import InvalidInputError
+from fea_agent.io.files import check_regular
+from fea_agent.io.images import MAX_PIXELS
+
+#: Video files are not read into memory, so their size is not limited (FFmpeg streams them).
+_ANY_SIZE = 1 << 50
+
+#: Box types an MP4 / QuickTime / 3GP file starts with (after the 4-byte box size).
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 
 #: File name endings treated as video by the batch runner and the CLI.
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
@@ -30,6 +42,30 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}
 )
+
+
+def container_of(head: bytes) -> str | None:
+    """The video container a file's first bytes announce (mp4, matroska, avi, ...), or None for anything
+    else: still images, text, playlists and lists of other files."""
+    if head[4:8] in _MP4_BOXES:
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith(b"FLV\x01"):
+        return "flv"
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
+        return "asf"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):
+        return "mpeg"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "mpegts"
+    if len(head) > 196 and head[4] == 0x47 and head[196] == 0x47:
+        return "m2ts"
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,6 +85,7 @@ class VideoReader:
         stride: analyse every ``stride``-th frame (1 = every frame); skipped frames are grabbed, not converted.
         max_frames: stop after yielding this many frames (None: the whole video).
         prefetch: frames decoded ahead in a background thread (0: decode in the caller's thread).
+        max_pixels: refuse videos whose frames have more pixels than this (as images).
     """
 
     def __init__(
@@ -58,6 +95,7 @@ class VideoReader:
         stride: int = 1,
         max_frames: int | None = None,
         prefetch: int = 4,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         if stride < 1:
             raise InvalidInputError(f"stride must be 1 or more, got {stride}")
@@ -67,35 +105,40 @@ class VideoReader:
         self.stride = stride
         self.max_frames = max_frames
         self.prefetch = prefetch
-        if not self.path.exists():
-            raise InvalidInputError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            raise InvalidInputError(f"{self.path}: is a directory, not a video file")
         if self.path.suffix.lower() in IMAGE_EXTENSIONS:
             raise InvalidInputError(f"{self.path}: is a still image, not a video; analyse it with analyze()")
-        if self.path.stat().st_size == 0:
-            raise InvalidInputError(f"{self.path}: file is empty (0 bytes)")
+        self.path = check_regular(self.path, label=str(path), max_bytes=_ANY_SIZE)
+        with open(self.path, "rb") as file:
+            head = file.read(256)
+        if container_of(head) is None:
+            raise InvalidInputError(
+                f"{path}: not a video (the file does not start like an MP4, MOV, MKV/WebM, AVI, MPEG, "
+                "FLV, WMV or Ogg container; playlists and still images are refused)"
+            )
         # FFmpeg complains on stderr about files that are not video; the error below says it in one line.
         with quiet_stderr():
-            capture = cv2.VideoCapture(str(self.path))
+            capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
             try:
                 opened = capture.isOpened()
                 self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) if opened else 0.0
                 count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if opened else 0
                 self.width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) if opened else 0
                 self.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) if opened else 0
-                first_ok = opened and capture.read()[0]
+                too_big = self.width * self.height > max_pixels
+                first_ok = opened and not too_big and capture.read()[0]
             finally:
                 capture.release()
         if not opened:
-            raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
-        # A still image opens as a one-frame "video" with OpenCV's image backend; refuse it by its frame rate.
-        if self.fps <= 0 or self.fps > 1000:
+            raise InvalidInputError(f"{path}: not a video, or a format OpenCV cannot decode")
+        if too_big:
             raise InvalidInputError(
-                f"{self.path}: not a video (no frame rate); analyse images with analyze()"
+                f"{path}: video frames are {self.width}x{self.height} = {self.width * self.height:,} pixels, "
+                f"above the limit of {max_pixels:,}; downscale it first"
             )
+        if self.fps <= 0 or self.fps > 1000:
+            raise InvalidInputError(f"{path}: not a video (no frame rate); analyse images with analyze()")
         if not first_ok:
-            raise InvalidInputError(f"{self.path}: the video has no frames that can be decoded")
+            raise InvalidInputError(f"{path}: the video has no frames that can be decoded")
         #: Frames in the container as its header says (None when it does not say); may be slightly off.
         self.frame_count: int | None = count if count > 0 else None
 
@@ -154,7 +197,7 @@ class VideoReader:
             thread.join(timeout=5)
 
     def _decode(self, stop: threading.Event) -> Iterator[Frame]:
-        capture = cv2.VideoCapture(str(self.path))
+        capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if not capture.isOpened():
             raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
         try:

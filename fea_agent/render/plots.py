@@ -1,0 +1,169 @@
+"""Charts of results: the tables behind them (pandas DataFrames, which the demo hands to Gradio's plots) and
+PNG renderings of the same (matplotlib, ``pip install 'fea-agent[plot]'``): an AU bar chart of one face, and
+AU and expression time series of a video.
+
+    from fea_agent.render.plots import au_bar_chart, video_time_series
+    au_bar_chart(result.faces[0], "aus.png")
+    video_time_series(to_dataframe(pipeline.analyze_video("clip.mp4")), "clip.png")
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import pandas as pd
+
+from fea_agent.errors import BackendUnavailableError
+from fea_agent.facs.catalogue import AU_CATALOGUE
+from fea_agent.results import EXPRESSION_LABELS, Face
+
+#: AU changes smaller than this (0-5 scale) are not worth showing in the comparison.
+CHANGE_THRESHOLD = 0.5
+
+
+def au_label(code: str) -> str:
+    """``'AU12 Lip corner puller'``: the code keeps the bars in FACS order, the name says what it is."""
+    info = AU_CATALOGUE.get(code)
+    return f"{code} {info.name}" if info is not None else code
+
+
+def au_frame(face: Face) -> pd.DataFrame:
+    """One row per AU: label, intensity 0-5, and whether it is present (probability >= 0.5)."""
+    rows = [
+        {
+            "action unit": au_label(a.code),
+            "intensity": round(a.intensity, 2),
+            "state": "present" if a.present else "absent",
+            "probability": round(a.probability, 2),
+        }
+        for a in sorted(face.aus, key=lambda a: a.code)
+    ]
+    return pd.DataFrame(rows, columns=["action unit", "intensity", "state", "probability"])
+
+
+def expression_frame(face: Face) -> pd.DataFrame:
+    """One row per expression label with its probability, most likely first."""
+    probs = face.expression.probabilities if face.expression is not None else {}
+    rows = sorted(
+        ({"expression": k, "probability": round(float(v), 4)} for k, v in probs.items()),
+        key=lambda r: -r["probability"],
+    )
+    return pd.DataFrame(rows, columns=["expression", "probability"])
+
+
+def au_change_frame(a: Face, b: Face, threshold: float = CHANGE_THRESHOLD) -> pd.DataFrame:
+    """AUs whose intensity changed by at least ``threshold`` from face ``a`` to face ``b``, biggest first."""
+    before = {u.code: u.intensity for u in a.aus}
+    after = {u.code: u.intensity for u in b.aus}
+    rows = []
+    for code in sorted(set(before) | set(after)):
+        delta = after.get(code, 0.0) - before.get(code, 0.0)
+        if abs(delta) >= threshold:
+            rows.append(
+                {
+                    "action unit": au_label(code),
+                    "change": round(delta, 2),
+                    "direction": "stronger in B" if delta > 0 else "weaker in B",
+                    "A": round(before.get(code, 0.0), 2),
+                    "B": round(after.get(code, 0.0), 2),
+                }
+            )
+    rows.sort(key=lambda r: -abs(r["change"]))
+    return pd.DataFrame(rows, columns=["action unit", "change", "direction", "A", "B"])
+
+
+def video_long_frames(table: pd.DataFrame, face_id: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From :func:`fea_agent.video.to_dataframe`'s wide table, long tables for the two time plots of one face:
+    AU intensity over time (timestamp, AU, intensity) and expression probability over time."""
+    if face_id is not None and "face_id" in table:
+        table = table[table["face_id"] == face_id]
+    au_cols = [c for c in table.columns if c in AU_CATALOGUE]
+    expr_cols = [c for c in table.columns if c in EXPRESSION_LABELS]
+    aus = table.melt(id_vars=["timestamp"], value_vars=au_cols, var_name="AU", value_name="intensity")
+    exprs = table.melt(
+        id_vars=["timestamp"], value_vars=expr_cols, var_name="expression", value_name="probability"
+    )
+    return aus.dropna(), exprs.dropna()
+
+
+# -- PNG charts ---------------------------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        raise BackendUnavailableError(
+            "charts need matplotlib: pip install 'fea-agent[plot]' (or pip install matplotlib)"
+        ) from None
+    matplotlib.use("Agg")  # headless: files, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    _pyplot().close(fig)
+    data = buffer.getvalue()
+    if path is not None:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    return data
+
+
+def au_bar_chart(face: Face, path: str | os.PathLike[str] | None = None) -> bytes:
+    """A horizontal bar per AU (intensity 0-5, present ones in colour); the PNG bytes, also written to
+    ``path`` when given."""
+    plt = _pyplot()
+    table = au_frame(face).iloc[::-1]  # FACS order from the top
+    fig, ax = plt.subplots(figsize=(6, 0.28 * len(table) + 1))
+    colours = ["tab:orange" if s == "present" else "tab:gray" for s in table["state"]]
+    ax.barh(table["action unit"], table["intensity"], color=colours)
+    ax.set_xlim(0, 5)
+    ax.set_xlabel("intensity (0 absent, 1-5 = FACS A-E); orange: present")
+    label = face.expression.label if face.expression is not None else "no expression"
+    ax.set_title(f"Action units ({label})")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def video_time_series(
+    table: pd.DataFrame,
+    path: str | os.PathLike[str] | None = None,
+    face_id: int | None = None,
+    max_aus: int = 8,
+) -> bytes:
+    """Two stacked plots against time: the ``max_aus`` most active AUs' intensities and every expression's
+    probability, for ``face_id`` (default: the face seen in most frames). ``table`` is
+    :func:`fea_agent.video.to_dataframe`'s. The PNG bytes, also written to ``path`` when given."""
+    plt = _pyplot()
+    if face_id is None and "face_id" in table and table["face_id"].notna().any():
+        face_id = int(table["face_id"].value_counts().idxmax())
+    aus, exprs = video_long_frames(table, face_id)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    if not aus.empty:
+        strongest = aus.groupby("AU")["intensity"].mean().nlargest(max_aus).index
+        for code in sorted(strongest):
+            series = aus[aus["AU"] == code]
+            top.plot(series["timestamp"], series["intensity"], label=au_label(code), linewidth=1.2)
+        top.legend(fontsize=7, ncol=2, loc="upper right")
+    top.set_ylim(0, 5)
+    top.set_ylabel("AU intensity (0-5)")
+    for label in EXPRESSION_LABELS:
+        series = exprs[exprs["expression"] == label]
+        if not series.empty:
+            bottom.plot(series["timestamp"], series["probability"], label=label, linewidth=1.2)
+    bottom.set_ylim(0, 1)
+    bottom.set_ylabel("expression probability")
+    bottom.set_xlabel("time (s)")
+    if not exprs.empty:
+        bottom.legend(fontsize=7, ncol=4, loc="upper right")
+    who = f"face {face_id}" if face_id is not None else "no face found"
+    source = table["source"].dropna().iloc[0] if "source" in table and table["source"].notna().any() else ""
+    top.set_title(f"{os.path.basename(str(source))} - {who}")
+    fig.tight_layout()
+    return _save(fig, path)

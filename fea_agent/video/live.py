@@ -1,0 +1,207 @@
+"""Live input: a camera, a stream or a file analysed as it plays, never falling behind.
+
+A reader thread pulls frames from OpenCV into a one-frame slot; the analysis loop takes whatever frame is in
+the slot when it is ready for the next one. A frame the reader puts in the slot before the last one was taken
+replaces it and counts as dropped. So the analysed frame is at most one frame interval plus one analysis old,
+however slow the analysis: latency stays bounded and frames are dropped instead.
+
+A file is played at its own frame rate (as a camera would deliver it) and ends at its last frame; a camera
+or a stream runs until it stops delivering or the caller stops it.
+
+    from fea_agent import FEAPipeline
+    from fea_agent.video.live import LiveSession
+
+    with FEAPipeline() as pipeline:
+        stats = LiveSession("0", pipeline).run(lambda result: print(result.faces))
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fea_agent._native import quiet_stderr
+from fea_agent.errors import InvalidInputError
+from fea_agent.results import ImageResult
+
+#: Frame interval assumed for a camera or stream that does not report its frame rate.
+DEFAULT_FPS = 30.0
+
+
+@dataclass
+class LiveStats:
+    """What a live run did: frames analysed, frames dropped to keep up, and for how long it ran."""
+
+    frames: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    #: Seconds from a frame's arrival to the end of its analysis, worst case.
+    max_latency_s: float = 0.0
+    #: Stopped by Ctrl-C (the usual way to end a camera run).
+    interrupted: bool = False
+
+    def line(self) -> str:
+        return f"{self.frames} frames, {self.dropped} dropped"
+
+
+def parse_source(text: str) -> int | str:
+    """A camera index (``"0"``), a stream URL (``rtsp://``, ``http://``, ...) or a video file, checked."""
+    text = str(text).strip()
+    if text.isdigit():
+        return int(text)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise InvalidInputError(f"{text}: no such file, and not a camera index or a stream URL")
+    if path.is_dir():
+        raise InvalidInputError(f"{text}: is a folder, not a video")
+    return str(path)
+
+
+@dataclass
+class _Slot:
+    """The latest frame the reader delivered and not yet taken: index, timestamp, arrival time, RGB."""
+
+    frame: tuple[int, float, float, np.ndarray] | None = None
+    dropped: int = 0
+    finished: bool = False
+
+
+class LiveSession:
+    """One live source analysed by one pipeline; :meth:`run` blocks until the source ends or :meth:`stop`.
+
+    Args:
+        source: camera index, stream URL or video file (a string, as on the command line, or an int).
+        pipeline: a :class:`~fea_agent.pipeline.FEAPipeline`; its per-frame ``analyze`` is used.
+        preview: show the annotated frames in a window (needs a display; off by default, so it runs headless).
+        max_frames: stop after this many analysed frames.
+    """
+
+    def __init__(
+        self, source: int | str, pipeline: Any, *, preview: bool = False, max_frames: int | None = None
+    ) -> None:
+        self.source = parse_source(source) if isinstance(source, str) else source
+        self.pipeline = pipeline
+        self.preview = preview
+        self.max_frames = max_frames
+        self.is_file = isinstance(self.source, str) and "://" not in self.source
+        with quiet_stderr():
+            self._capture = cv2.VideoCapture(self.source)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise InvalidInputError(f"{self.source}: OpenCV cannot open it as a camera, stream or video")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and math.isfinite(fps) and 1 <= fps <= 240 else DEFAULT_FPS
+        self._slot = _Slot()
+        self._ready = threading.Condition()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish after the frame it is analysing."""
+        self._stop.set()
+        with self._ready:
+            self._ready.notify_all()
+
+    def _read(self) -> None:
+        """Reader thread: deliver frames into the slot, a file at its own frame rate."""
+        started = time.monotonic()
+        index = 0
+        try:
+            while not self._stop.is_set():
+                if self.is_file:  # a file delivers frame i at i / fps, as a camera would
+                    delay = started + index / self.fps - time.monotonic()
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                ok, bgr = self._capture.read()
+                if not ok:
+                    break
+                now = time.monotonic()
+                timestamp = index / self.fps if self.is_file else now - started
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                with self._ready:
+                    if self._slot.frame is not None:
+                        self._slot.dropped += 1
+                    self._slot.frame = (index, timestamp, now, rgb)
+                    self._ready.notify_all()
+                index += 1
+        finally:
+            with self._ready:
+                self._slot.finished = True
+                self._ready.notify_all()
+
+    def _take(self) -> tuple[int, float, float, np.ndarray] | None:
+        with self._ready:
+            while self._slot.frame is None and not self._slot.finished and not self._stop.is_set():
+                self._ready.wait(0.5)
+            frame, self._slot.frame = self._slot.frame, None
+            return frame
+
+    def run(self, on_result: Callable[[ImageResult], None] | None = None) -> LiveStats:
+        """Analyse frames until the source ends, ``max_frames`` or :meth:`stop`; ``on_result`` gets each
+        result (with ``frame_index`` and ``timestamp_s`` set) as soon as it is ready."""
+        stats = LiveStats()
+        # The first analysis initialises the models' runtimes: do it before the clock starts.
+        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)) or 640
+        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or 480
+        self.pipeline.analyze(np.zeros((height, width, 3), np.uint8), source="warm-up")
+        started = time.monotonic()
+        reader = threading.Thread(target=self._read, name="fea-live-reader", daemon=True)
+        reader.start()
+        label = str(self.source)
+        try:
+            while self.max_frames is None or stats.frames < self.max_frames:
+                taken = self._take()
+                if taken is None:
+                    break
+                index, timestamp, arrived, rgb = taken
+                result = self.pipeline.analyze(rgb, source=label)
+                result = result.model_copy(update={"frame_index": index, "timestamp_s": round(timestamp, 4)})
+                stats.frames += 1
+                stats.max_latency_s = max(stats.max_latency_s, time.monotonic() - arrived)
+                if on_result is not None:
+                    on_result(result)
+                if self.preview and self._show(rgb, result):
+                    break
+        except KeyboardInterrupt:
+            stats.interrupted = True
+        finally:
+            self._stop.set()
+            reader.join(timeout=5)
+            self._capture.release()
+            if self.preview:
+                cv2.destroyAllWindows()
+        stats.dropped = self._slot.dropped
+        stats.seconds = time.monotonic() - started
+        return stats
+
+    def _show(self, rgb: np.ndarray, result: ImageResult) -> bool:
+        """Draw the frame in a window; True when the user pressed q or Esc."""
+        from fea_agent.render import annotate
+
+        frame = cv2.cvtColor(np.asarray(annotate(rgb, result, landmarks=False)), cv2.COLOR_RGB2BGR)
+        cv2.imshow("fea-agent live (q to quit)", frame)
+        return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
+
+
+def frame_line(result: ImageResult) -> str:
+    """One readable line per analysed frame: time, and per face its expression and strongest AUs."""
+    head = f"{result.frame_index:>6} {result.timestamp_s or 0.0:8.2f}s"
+    if not result.faces:
+        return f"{head}  no face"
+    parts = []
+    for i, face in enumerate(result.faces):
+        label = face.expression.label if face.expression is not None else "?"
+        prob = face.expression.probabilities.get(label, 0.0) if face.expression is not None else 0.0
+        strongest = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)[:3]
+        aus = " ".join(f"{a.code} {a.intensity:.1f}" for a in strongest) or "no AU present"
+        parts.append(f"face {i}: {label} {prob:.2f}, {aus}")
+    return f"{head}  " + "; ".join(parts)

@@ -1,0 +1,114 @@
+"""Live input: a file played at its frame rate, frames dropped (not queued) when the analysis is slower, the
+last line's count; a clip made from a sample photo here, and the shared clip through the command line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+from conftest import ASTRONAUT, NO_FACE, VIDEO, needs_shared
+
+from fea_agent.errors import InvalidInputError
+from fea_agent.video.live import LiveSession, parse_source
+
+LAST_LINE = re.compile(r"^(\d+) frames, (\d+) dropped in ([\d.]+) s")
+FPS, FRAMES = 15.0, 30
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """Two seconds at 15 frames/s: the astronaut, then a photo without a face."""
+    path = tmp_path_factory.mktemp("live") / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (512, 512))
+    face = cv2.imread(str(ASTRONAUT))
+    empty = cv2.resize(cv2.imread(str(NO_FACE)), (512, 512))
+    for i in range(FRAMES):
+        writer.write(face if i < FRAMES // 2 else empty)
+    writer.release()
+    return path
+
+
+class SlowPipeline:
+    """The real pipeline on a machine four times too slow for the clip: each frame takes 0.25 s more."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+
+    def analyze(self, image, *, source=None):
+        time.sleep(0.25)
+        return self.pipeline.analyze(image, source=source)
+
+
+def test_a_file_plays_at_its_frame_rate_and_ends(pipeline, clip):
+    results = []
+    session = LiveSession(str(clip), pipeline)
+    assert session.is_file and session.fps == pytest.approx(FPS)
+    stats = session.run(results.append)
+    assert stats.frames + stats.dropped == FRAMES
+    assert stats.seconds >= (FRAMES - 1) / FPS * 0.95  # paced like a camera, not as fast as it can read
+    assert [r.frame_index for r in results] == sorted(r.frame_index for r in results)
+    faces = [len(r.faces) for r in results]
+    first_empty = next(r.frame_index for r in results if not r.faces)
+    assert first_empty >= FRAMES // 2 and faces[0] == 1
+    assert results[0].faces[0].expression.label == "happiness"
+    assert results[-1].timestamp_s == pytest.approx(results[-1].frame_index / FPS, abs=1e-3)
+
+
+def test_a_slow_analysis_drops_frames_instead_of_falling_behind(pipeline, clip):
+    stats = LiveSession(str(clip), SlowPipeline(pipeline)).run()
+    assert stats.frames + stats.dropped == FRAMES
+    assert stats.dropped >= FRAMES // 2  # it could analyse only every third or fourth frame
+    # Queued, 30 frames at 0.25 s would end 7.5 s in; dropped, it ends with the clip plus one analysis.
+    assert stats.seconds < FRAMES / FPS + 1.5
+    assert stats.max_latency_s < 1.0
+
+
+def test_max_frames_and_bad_sources(pipeline, clip, tmp_path):
+    assert LiveSession(str(clip), pipeline, max_frames=3).run().frames == 3
+    assert parse_source("0") == 0 and parse_source("rtsp://camera/stream") == "rtsp://camera/stream"
+    with pytest.raises(InvalidInputError, match="no such file"):
+        parse_source(str(tmp_path / "missing.mp4"))
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        parse_source(str(tmp_path))
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    with pytest.raises(InvalidInputError, match="cannot open"):
+        LiveSession(str(text), pipeline)
+
+
+def _live(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fea_agent", "live", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_prints_rows_and_the_count_and_writes_rows(clip, tmp_path):
+    out = tmp_path / "live.csv"
+    proc = _live("--source", str(clip), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    n, m, _ = LAST_LINE.match(lines[-1]).groups()
+    assert int(n) + int(m) == FRAMES and len(lines) == int(n) + 1
+    assert "happiness" in lines[0] and "no face" in lines[-2]
+    assert len(out.read_text().splitlines()) == int(n) + 1  # header and one row per analysed frame
+    missing = _live("--source", str(tmp_path / "missing.mp4"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+@needs_shared
+@pytest.mark.slow
+def test_cli_keeps_up_with_the_shared_clip():
+    capture = cv2.VideoCapture(str(VIDEO))
+    total, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    proc = _live("--source", str(VIDEO), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    n, m, seconds = LAST_LINE.match(proc.stdout.strip().splitlines()[-1]).groups()
+    assert int(n) + int(m) == total and int(n) > 0
+    assert float(seconds) < total / fps * 1.1 + 1  # in step with the clip's own clock
+    print(f"live on the shared clip: {proc.stdout.strip()}")
