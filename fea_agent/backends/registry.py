@@ -75,8 +75,18 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
         BackendSpec(
             "landmarks",
             "mediapipe",
+            "MediaPipe's face landmark and blendshape models (from the Face Landmarker bundle) run directly "
+            "with LiteRT on a region from the detector's box and eyes: 478 landmarks, 52 blendshapes, head "
+            "pose; in video, each frame's region comes from the previous frame's landmarks",
+            "fea_agent.perception.face_mesh:load_mediapipe_face_mesh",
+            models=("face_landmarker",),
+        ),
+        BackendSpec(
+            "landmarks",
+            "mediapipe-tasks",
             "MediaPipe Face Landmarker (Tasks API) on a square crop around each face: 478 landmarks, "
-            "52 blendshapes, head pose",
+            "52 blendshapes, head pose (slower: it runs its own detector again; the reference the direct "
+            "backend is tested against)",
             "fea_agent.perception.landmarker:load_mediapipe_landmarker",
             models=("face_landmarker",),
         ),

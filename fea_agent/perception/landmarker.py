@@ -96,7 +96,7 @@ def load_mediapipe_landmarker(options: PipelineOptions) -> MediaPipeLandmarker:
 class MediaPipeLandmarker:
     """MediaPipe's Face Landmarker task in IMAGE mode (one face per crop) or VIDEO mode (tracked frames)."""
 
-    name = "mediapipe"
+    name = "mediapipe-tasks"
     device = "cpu"
 
     def __init__(self, model_path: Path, *, video: bool = False, min_confidence: float = 0.5) -> None:
