@@ -124,3 +124,13 @@ def test_video_that_is_not_a_video_is_a_clear_message(client, tmp_path):
     bad.write_bytes(b"\x00" * 2048)
     with pytest.raises(Exception, match=r"clip\.mp4"):
         client.predict(handle_file(str(bad)), 1, True, api_name="/analyze_video_clip")
+
+
+def test_unavailable_reasoners_fold_into_one_line_below_the_photo():
+    from fea_agent.demo import image_tab, views
+
+    folded = views.reasoners_html({"feallm": "needs torch", "vlm": "needs a model", "openai": "no server"})
+    assert folded.startswith("<details") and "<details open" not in folded
+    assert "Not available here: feallm, vlm, openai</summary>" in folded and "needs torch" in folded
+    source = Path(image_tab.__file__).read_text()
+    assert source.index('elem_id="fea-photo"') < source.index("reasoners_html(")

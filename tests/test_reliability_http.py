@@ -209,3 +209,18 @@ def test_special_files_are_refused_over_mcp_within_a_second_and_the_server_goes_
         assert result.isError
         assert any(w in result.content[0].text for w in words.split("|")), result.content[0].text
     assert elapsed < 5  # five refusals and a session set-up; a FIFO read would block forever
+
+
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "::", "::ffff:127.0.0.1", "127.1", "evil.example", "192.168.1.2"]
+)
+def test_addresses_that_are_not_plainly_loopback_do_not_start_without_a_token(
+    runtime: Runtime, host: str, monkeypatch
+):
+    from fea_agent.mcp.http import resolve_token
+
+    monkeypatch.delenv("FEA_AGENT_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="without a token"):
+        resolve_token(host, allow_no_auth=True)
+    with pytest.raises(ValueError, match="without a token"):
+        http_app(build_server(runtime, host=host), token=None)

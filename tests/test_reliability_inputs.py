@@ -58,7 +58,7 @@ def test_special_files_are_refused_by_name_within_a_second(specials: dict[str, P
     policy = ImagePolicy.allowing(tmp_path, "/dev")
     for words, path in specials.items():
         message = _refused_quickly(lambda p=path: load_image(p), words)
-        assert str(path) in message
+        assert message.startswith(f"{path}: is a "), message
         _refused_quickly(lambda p=path: resolve_image(str(p), policy), words)
     _refused_quickly(lambda: load_image("/dev/null"), "character device")
     _refused_quickly(lambda: resolve_path(str(tmp_path / "fifo.mp4"), policy), "FIFO")

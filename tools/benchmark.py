@@ -1,9 +1,12 @@
-"""Benchmark the image pipeline against the raw model calls it wraps.
+"""Benchmark the image pipeline, with each landmarks backend, against the raw model calls it wraps.
 
-Prints, for a one-face and a many-face photo: the pipeline's latency (median, p90) and images/s, the same
-photo through the raw model calls alone (YuNet -> Face Landmarker on each face crop -> FER CNN, with no result
-building), and the ratio pipeline/raw; then the cold start (import + model load + warm-up) in a fresh process.
-With ``--video``, it also runs tools/benchmark_video.py (video and batch figures).
+Prints, for one-face and many-face photos (decoded once, in memory): the pipeline's latency (median, p90)
+with the direct MediaPipe backend (the default) and with the Tasks backend; the same photo through the raw
+model calls alone, with the Tasks Face Landmarker (YuNet -> Face Landmarker on each face crop -> FER CNN, no
+result building) and with the bundle's models run directly (YuNet -> landmark and blendshape models and pose
+on each face's region -> FER CNN); and the ratios to the raw Tasks calls. The four are called in turn on
+every iteration, so load on a shared machine hits all alike. Then the cold start (import + model load +
+warm-up) in a fresh process. With ``--video``, it also runs tools/benchmark_video.py (video and batch).
 
     FEA_AGENT_MODEL_DIR=../shared/models python tools/benchmark.py [--runs 30] [--json]
 """
@@ -32,8 +35,8 @@ PHOTOS = {
 }
 
 
-def _times(fn: Callable[[], object], runs: int) -> list[float]:
-    for _ in range(3):
+def _times(fn: Callable[[], object], runs: int, *, warm: bool = True) -> list[float]:
+    for _ in range(3 if warm else 0):
         fn()
     out = []
     for _ in range(runs):
@@ -43,11 +46,20 @@ def _times(fn: Callable[[], object], runs: int) -> list[float]:
     return out
 
 
-def _summary(ms: list[float]) -> dict[str, float]:
+def _cpu_ms(fn: Callable[[], object]) -> float:
+    """CPU time of this process (all its threads) over one call: the work, whatever the wait for a core."""
+    t = time.process_time()
+    fn()
+    return (time.process_time() - t) * 1000.0
+
+
+def _summary(ms: list[float], cpu: list[float]) -> dict[str, float]:
     ms = sorted(ms)
     return {
         "median_ms": round(statistics.median(ms), 2),
+        "p10_ms": round(ms[int(0.1 * (len(ms) - 1))], 2),
         "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2),
+        "cpu_ms": round(statistics.median(cpu), 2),
         "images_per_s": round(1000.0 / statistics.median(ms), 1),
     }
 
@@ -105,6 +117,42 @@ class RawModels:
         self.landmarker.close()
 
 
+class RawDirectModels(RawModels):
+    """YuNet, the bundle's landmark and blendshape models with the pose, and FER, called directly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from fea_agent.backends.base import Detection
+        from fea_agent.models.registry import model_path
+        from fea_agent.perception.face_mesh import MediaPipeFaceMesh
+
+        self.detection = Detection
+        self.mesh = MediaPipeFaceMesh(model_path("face_landmarker"))
+
+    def __call__(self, rgb: np.ndarray) -> int:
+        cv2 = self.cv2
+        h, w = rgb.shape[:2]
+        scale = min(1.0, 640 / max(h, w))
+        small = cv2.resize(rgb, (round(w * scale), round(h * scale))) if scale < 1 else rgb
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+        self.yunet.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, faces = self.yunet.detect(bgr)
+        for row in faces if faces is not None else []:
+            x, y, bw, bh = (row[:4] / scale).astype(int)
+            points = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
+            self.mesh.run_box(rgb, self.detection((float(x), float(y), float(bw), float(bh)), 1.0, points))
+            gray = cv2.cvtColor(rgb[max(0, y) : y + bh, max(0, x) : x + bw], cv2.COLOR_RGB2GRAY)
+            gray = cv2.resize(gray, (64, 64)).astype(np.float32)
+            self.fer.set_tensor(self.fer_in, ((gray / 255.0 - 0.5) * 2.0)[None, :, :, None])
+            self.fer.invoke()
+            self.fer.get_tensor(self.fer_out)
+        return 0 if faces is None else len(faces)
+
+    def close(self) -> None:
+        super().close()
+        self.mesh.close()
+
+
 def cold_start(runs: int = 3) -> dict[str, float]:
     """Seconds from a fresh interpreter to a pipeline ready to analyse (import + model load + warm-up)."""
     code = (
@@ -143,43 +191,64 @@ def main() -> int:
     from fea_agent._native import quiet_stderr
     from fea_agent.io.images import load_image
 
-    pipeline = FEAPipeline()
+    direct = FEAPipeline()
+    tasks = FEAPipeline(landmarks="mediapipe-tasks")
     with quiet_stderr():
-        raw = RawModels()
-    report: dict[str, object] = {"machine": machine(), "photos": {}}
+        raw, raw_direct = RawModels(), RawDirectModels()
+    report: dict[str, object] = {"machine": machine(), "load_average": os.getloadavg()[0], "photos": {}}
+    names = ("pipeline, direct", "pipeline, Tasks", "raw, Tasks", "raw, direct")
     for name, path in PHOTOS.items():
         rgb = load_image(path).rgb
-        faces = len(pipeline.analyze(rgb).faces)
-        # Interleave the two so that load on a shared machine hits both alike.
-        piped, bare = [], []
-        for _ in range(max(1, args.runs // 10)):
-            piped += _times(lambda rgb=rgb: pipeline.analyze(rgb), 10)
-            bare += _times(lambda rgb=rgb: raw(rgb), 10)
-        p, r = _summary(piped), _summary(bare)
+        faces = len(direct.analyze(rgb).faces)
+        calls: dict[str, Callable[[], object]] = {
+            "pipeline, direct": lambda rgb=rgb: direct.analyze(rgb),
+            "pipeline, Tasks": lambda rgb=rgb: tasks.analyze(rgb),
+            "raw, Tasks": lambda rgb=rgb: raw(rgb),
+            "raw, direct": lambda rgb=rgb: raw_direct(rgb),
+        }
+        ms: dict[str, list[float]] = {k: [] for k in names}
+        cpu: dict[str, list[float]] = {k: [] for k in names}
+        for fn in calls.values():
+            _times(fn, 0)  # warm-up (three calls)
+        # Interleaved call by call: load on a shared machine hits all four alike.
+        for _ in range(args.runs):
+            for key, fn in calls.items():
+                ms[key] += _times(fn, 1, warm=False)
+                cpu[key].append(_cpu_ms(fn))
+        summary = {k: _summary(ms[k], cpu[k]) for k in names}
+        base = summary["raw, Tasks"]
         report["photos"][name] = {
             "faces": faces,
-            "pipeline": p,
-            "raw_models": r,
-            "ratio_pipeline_over_raw": round(p["median_ms"] / r["median_ms"], 3),
+            **summary,
+            "ratios_to_raw_tasks": {
+                k: {m: round(summary[k][m] / base[m], 3) for m in ("median_ms", "p10_ms", "cpu_ms")}
+                for k in names
+            },
         }
     raw.close()
-    pipeline.close()
+    raw_direct.close()
+    direct.close()
+    tasks.close()
     report["cold_start"] = cold_start()
 
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"machine: {report['machine']}")
+        print(f"machine: {report['machine']}; load average {report['load_average']:.1f}")
         print(
-            f"{'photo':24} {'faces':>5} {'pipeline ms (p90)':>18} {'raw ms (p90)':>14} {'ratio':>6} {'img/s':>6}"
+            f"{'photo':22} {'faces':>5} {'run':18} {'median':>7} {'p10':>7} {'p90':>7} {'CPU':>7}  x raw Tasks"
         )
         for name, row in report["photos"].items():
-            p, r = row["pipeline"], row["raw_models"]
-            print(
-                f"{name:24} {row['faces']:>5} {p['median_ms']:>9.1f} ({p['p90_ms']:>5.1f}) "
-                f"{r['median_ms']:>7.1f} ({r['p90_ms']:>5.1f}) {row['ratio_pipeline_over_raw']:>6.2f} "
-                f"{p['images_per_s']:>6.1f}"
-            )
+            for k in names:
+                r, x = row[k], row["ratios_to_raw_tasks"][k]
+                print(
+                    f"{name:22} {row['faces']:>5} {k:18} {r['median_ms']:>7.1f} {r['p10_ms']:>7.1f} "
+                    f"{r['p90_ms']:>7.1f} {r['cpu_ms']:>7.1f}  "
+                    f"{x['median_ms']:.2f} / {x['p10_ms']:.2f} / {x['cpu_ms']:.2f}"
+                )
+        print(
+            "ms per photo; x raw Tasks: median / p10 / CPU time over the raw Tasks calls' (YuNet + Tasks + FER)"
+        )
         c = report["cold_start"]
         print(f"cold start (import + load + warm-up): median {c['median_s']} s, max {c['max_s']} s")
     if args.video:

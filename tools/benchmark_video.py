@@ -1,27 +1,34 @@
-"""Video and batch figures: frames/s with and without tracking, the ratio to a bare loop of the raw models,
-peak memory for a short and a long (looped) input, and batch images/s on Ray with 1 and 2 workers.
+"""Video and batch figures: frames/s of the pipeline with each landmarks backend against bare loops of the
+models, peak memory for a short and a long (looped) input, and batch images/s on Ray with 1 and 2 workers.
 
     FEA_AGENT_MODEL_DIR=../shared/models python tools/benchmark_video.py
-    python tools/benchmark_video.py --skip-ray --memory-stride 2     # quicker
+    python tools/benchmark_video.py --skip-ray --skip-memory --rounds 3     # quicker
 
-The raw loop decodes the same frames and calls the same models in the same pattern as the tracking pipeline
-(YuNet when the pipeline runs it, the VIDEO-mode Face Landmarker on the same crops, the expression CNN) and
-nothing else: no AUs, no result objects, no reasoning, no smoothing. Peak memory is measured in child
-processes (VmHWM): the video analysed once, then the video looped ``--loops`` times as one stream (a
-temporary file, deleted afterwards). Timings on a shared machine are noisy: run it twice.
+Four runs over the same first ``--max-frames`` frames of the clip, alternated round by round so that load on a
+shared machine hits all alike: ``analyze_video`` with the direct MediaPipe backend (the default) and with the
+Tasks backend, the bare Tasks loop (decode, YuNet about once a second, the VIDEO-mode Face Landmarker on a
+crop around the face, the expression CNN; no AUs, no result objects, no reasoning) and the bare direct loop
+(the same with the direct backend's tracker). The ratios are to the bare Tasks loop of the same round. Peak
+memory is measured in child processes (VmHWM): the video analysed once, then looped ``--loops`` times as one
+stream (a temporary file, deleted afterwards).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared"))
@@ -30,45 +37,84 @@ IMAGES = SHARED / "data" / "edge-cases" / "images"
 os.environ.setdefault("FEA_AGENT_MODEL_DIR", str(SHARED / "models"))
 
 
-def pipeline_fps(pipeline, video: Path, *, tracking: bool, stride: int = 1) -> tuple[float, int]:
-    """Frames/s of ``analyze_video`` (results consumed and dropped) and the number of distinct face ids."""
-    ids: set[int] = set()
-    started = time.perf_counter()
-    n = 0
-    for result in pipeline.analyze_video(video, tracking=tracking, stride=stride):
-        n += 1
+def pipeline_frames(pipeline, video: Path, n: int, ids: set[int], *, tracking: bool = True) -> Iterator[None]:
+    """``analyze_video`` over the first ``n`` frames, one step per result; the face ids seen go into ``ids``."""
+    for result in pipeline.analyze_video(video, tracking=tracking, max_frames=n):
         ids.update(f.face_id for f in result.faces if f.face_id is not None)
-    return n / (time.perf_counter() - started), len(ids)
+        yield
 
 
-def raw_fps(pipeline, video: Path, *, detect_every_s: float = 1.0) -> float:
-    """The same models over the same frames in a bare loop: decode, YuNet when due, crop, landmarks, CNN."""
-    import numpy as np
-
+def bare_tasks_frames(pipeline, video: Path, n: int, *, detect_every_s: float = 1.0) -> Iterator[None]:
+    """The bare Tasks loop: decode, YuNet when due, the VIDEO-mode Face Landmarker on a crop, the CNN."""
     from fea_agent.perception.landmarker import MediaPipeLandmarker, fast_square_crop
     from fea_agent.video.frames import VideoReader
 
     detector, classifier = pipeline.detector, pipeline.appearance
-    landmarker = MediaPipeLandmarker(pipeline.landmarks.model_path, video=True)
-    box, last_detect, n = None, -1e9, 0
-    started = time.perf_counter()
-    for frame in VideoReader(video):
-        if box is None or frame.timestamp_s - last_detect >= detect_every_s:
+    landmarker = MediaPipeLandmarker(_model("face_landmarker"), video=True)
+    box, last_detect = None, -1e9
+    try:
+        for frame in VideoReader(video, max_frames=n):
+            if box is None or frame.timestamp_s - last_detect >= detect_every_s:
+                found = detector.detect(frame.rgb)
+                last_detect = frame.timestamp_s
+                if found and box is None:
+                    box = found[0].box
+            if box is not None:
+                mesh = landmarker.run(fast_square_crop(frame.rgb, box), round(frame.timestamp_s * 1000))
+                classifier.predict_box(frame.rgb, box)
+                if mesh is None:
+                    box = None
+                else:
+                    lo, hi = mesh.landmarks[:, :2].min(axis=0), mesh.landmarks[:, :2].max(axis=0)
+                    box = (float(lo[0]), float(lo[1]), *np.asarray(hi - lo, dtype=float).tolist())
+            yield
+    finally:
+        landmarker.close()
+
+
+def bare_direct_frames(pipeline, video: Path, n: int, *, detect_every_s: float = 1.0) -> Iterator[None]:
+    """The bare direct loop: decode, YuNet when due, the direct backend's tracker (landmark and blendshape
+    models, pose) on the region the last landmarks give, the CNN."""
+    from fea_agent.perception.face_mesh import MediaPipeFaceMesh
+    from fea_agent.video.frames import VideoReader
+
+    detector, classifier = pipeline.detector, pipeline.appearance
+    tracker = MediaPipeFaceMesh(_model("face_landmarker")).tracker()
+    detection, last_detect = None, -1e9
+    for frame in VideoReader(video, max_frames=n):
+        if detection is None or frame.timestamp_s - last_detect >= detect_every_s:
             found = detector.detect(frame.rgb)
             last_detect = frame.timestamp_s
-            if found and box is None:
-                box = found[0].box
-        if box is not None:
-            mesh = landmarker.run(fast_square_crop(frame.rgb, box), round(frame.timestamp_s * 1000))
-            classifier.predict_box(frame.rgb, box)
+            if found and detection is None:
+                detection = found[0]
+        if detection is not None:
+            mesh = tracker.run(frame.rgb, detection, round(frame.timestamp_s * 1000))
+            classifier.predict_box(frame.rgb, detection.box)
             if mesh is None:
-                box = None
-            else:
-                lo, hi = mesh.landmarks[:, :2].min(axis=0), mesh.landmarks[:, :2].max(axis=0)
-                box = (float(lo[0]), float(lo[1]), *np.asarray(hi - lo, dtype=float).tolist())
-        n += 1
-    landmarker.close()
-    return n / (time.perf_counter() - started)
+                detection = None
+        yield
+
+
+def interleaved_fps(runs: dict[str, Callable[[], Iterator[None]]], chunk: int) -> dict[str, float]:
+    """Frames/s of each run, advanced ``chunk`` frames at a time in turn, so load elsewhere hits all alike."""
+    iterators = {name: make() for name, make in runs.items()}
+    seconds = dict.fromkeys(runs, 0.0)
+    frames = dict.fromkeys(runs, 0)
+    while iterators:
+        for name, iterator in list(iterators.items()):
+            started = time.perf_counter()
+            done = sum(1 for _ in itertools.islice(iterator, chunk))
+            seconds[name] += time.perf_counter() - started
+            frames[name] += done
+            if done < chunk:
+                del iterators[name]
+    return {name: frames[name] / seconds[name] for name in runs}
+
+
+def _model(name: str) -> Path:
+    from fea_agent.models.registry import model_path
+
+    return model_path(name)
 
 
 def memory_child(video: Path, stride: int) -> None:
@@ -155,7 +201,9 @@ def main() -> int:
     parser.add_argument("--video", type=Path, default=VIDEO)
     parser.add_argument("--loops", type=int, default=10, help="the long input is the video this many times")
     parser.add_argument("--memory-stride", type=int, default=1, help="stride for the memory runs")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating raw/pipeline rounds (best kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the four interleaved runs")
+    parser.add_argument("--chunk", type=int, default=20, help="frames each run advances in its turn")
+    parser.add_argument("--max-frames", type=int, default=240, help="frames per timed run")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
@@ -166,20 +214,38 @@ def main() -> int:
 
     from fea_agent import FEAPipeline
 
-    print(f"video: {args.video.name}; CPU cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
-    with FEAPipeline() as pipeline:
-        list(pipeline.analyze_video(args.video, max_frames=10))  # warm-up
-        # Alternate the runs and keep each one's best, so a burst of load elsewhere hits both alike.
-        raw = tracked = 0.0
-        for _ in range(args.rounds):
-            raw = max(raw, raw_fps(pipeline, args.video))
-            fps, ids = pipeline_fps(pipeline, args.video, tracking=True)
-            tracked = max(tracked, fps)
-        untracked, ids_untracked = pipeline_fps(pipeline, args.video, tracking=False)
-    print(f"pipeline, tracking:     {tracked:6.1f} frames/s   face ids: {ids}")
-    print(f"pipeline, no tracking:  {untracked:6.1f} frames/s   face ids: {ids_untracked}")
-    print(f"raw models, bare loop:  {raw:6.1f} frames/s")
-    print(f"pipeline/raw time ratio (tracking): {raw / tracked:.2f}")
+    n = args.max_frames
+    print(
+        f"video: {args.video.name}, first {n} frames; CPU cores: {os.cpu_count()}; "
+        f"load average: {os.getloadavg()[0]:.1f}"
+    )
+    with FEAPipeline() as direct, FEAPipeline(landmarks="mediapipe-tasks") as tasks:
+        ids: dict[str, set[int]] = {"direct": set(), "tasks": set()}
+        runs: dict[str, Callable[[], Iterator[None]]] = {
+            "pipeline, direct backend": lambda: pipeline_frames(direct, args.video, n, ids["direct"]),
+            "pipeline, Tasks backend": lambda: pipeline_frames(tasks, args.video, n, ids["tasks"]),
+            "bare Tasks VIDEO loop": lambda: bare_tasks_frames(direct, args.video, n),
+            "bare direct loop": lambda: bare_direct_frames(direct, args.video, n),
+        }
+        interleaved_fps(runs, args.chunk)  # warm-up
+        rounds = [interleaved_fps(runs, args.chunk) for _ in range(args.rounds)]
+        untracked: set[int] = set()
+        plain = interleaved_fps(
+            {"": lambda: pipeline_frames(direct, args.video, n, untracked, tracking=False)}, n
+        )
+    base = [r["bare Tasks VIDEO loop"] for r in rounds]
+    for name in runs:
+        rates = [r[name] for r in rounds]
+        ratios = " ".join(f"{r / b:.2f}" for r, b in zip(rates, base, strict=True))
+        seen = (
+            ids["direct"] if "direct backend" in name else ids["tasks"] if "Tasks backend" in name else None
+        )
+        face_ids = f"; face ids: {len(seen)}" if seen is not None else ""
+        print(
+            f"{name:26} {statistics.median(rates):6.1f} frames/s (rounds: {' '.join(f'{r:.0f}' for r in rates)}); "
+            f"x bare Tasks loop: {ratios}{face_ids}"
+        )
+    print(f"pipeline, direct backend, no tracking: {plain['']:6.1f} frames/s; face ids: {len(untracked)}")
     if not args.skip_memory:
         short = peak_memory(args.video, args.memory_stride)
         with tempfile.TemporaryDirectory() as tmp:

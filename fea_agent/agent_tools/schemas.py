@@ -177,7 +177,8 @@ class FaceActionUnits(BaseModel):
 
 
 class ActionUnitsResult(BaseModel):
-    """Facial action units (FACS) per face (approximate: estimated from MediaPipe blendshapes)."""
+    """Facial action units (FACS) per face, from the action-unit backend (by default estimated from MediaPipe
+    blendshapes: approximate)."""
 
     source: str | None = None
     image: ImageInfo

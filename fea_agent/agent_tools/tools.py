@@ -435,8 +435,9 @@ TOOL_SPECS: dict[str, ToolSpec] = {
             description=(
                 "Measure facial action units (FACS) on every face of a photo: for each AU (AU01 inner brow "
                 "raiser, AU04 brow lowerer, AU06 cheek raiser, AU12 lip corner puller, ...) its probability "
-                "of being present (0-1) and intensity (0-5, 1-5 = FACS grades A-E). The values are estimated"
-                " from a face mesh and are approximate. Use it when facial movements, not an emotion label, "
+                "of being present (0-1) and intensity (0-5, 1-5 = FACS grades A-E). The values come from the "
+                "server's action-unit backend (by default estimated from a face mesh, approximate; the "
+                "fea://backends resource names it). Use it when facial movements, not an emotion label, "
                 "are asked for, or to pass to explain_emotion."
             ),
             input_model=DetectActionUnitsInput,

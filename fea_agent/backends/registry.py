@@ -62,10 +62,31 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             models=("face_landmarker",),
         ),
         BackendSpec(
+            "detector",
+            "retinaface",
+            "RetinaFace MobileNet-0.25 (the detector OpenFace 3.0 uses), in torch: box, 5 points, score; "
+            "batched, on CUDA when present; weights under OpenFace 3.0's non-commercial licence",
+            "fea_agent.perception.retinaface:load_retinaface",
+            models=("retinaface",),
+            packages=("torch",),
+            extra="retinaface",
+            device="auto",
+        ),
+        BackendSpec(
             "landmarks",
             "mediapipe",
+            "MediaPipe's face landmark and blendshape models (from the Face Landmarker bundle) run directly "
+            "with LiteRT on a region from the detector's box and eyes: 478 landmarks, 52 blendshapes, head "
+            "pose; in video, each frame's region comes from the previous frame's landmarks",
+            "fea_agent.perception.face_mesh:load_mediapipe_face_mesh",
+            models=("face_landmarker",),
+        ),
+        BackendSpec(
+            "landmarks",
+            "mediapipe-tasks",
             "MediaPipe Face Landmarker (Tasks API) on a square crop around each face: 478 landmarks, "
-            "52 blendshapes, head pose",
+            "52 blendshapes, head pose (slower: it runs its own detector again; the reference the direct "
+            "backend is tested against)",
             "fea_agent.perception.landmarker:load_mediapipe_landmarker",
             models=("face_landmarker",),
         ),
@@ -81,6 +102,38 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             "FER2013 mini-Xception CNN (7 expressions) on LiteRT",
             "fea_agent.perception.expression:load_fer",
             models=("fer",),
+        ),
+        BackendSpec(
+            "action_units",
+            "openface3",
+            "OpenFace 3.0's multitask model (EfficientNet-B0 on the face crop): 8 AUs (DISFA's AU01 AU02 AU04 "
+            "AU06 AU09 AU12 AU25 AU26) and gaze; batched, on CUDA when present; non-commercial weights",
+            "fea_agent.perception.openface3:load_openface3_aus",
+            models=("openface3_mtl",),
+            packages=("torch", "timm"),
+            extra="openface3",
+            device="auto",
+        ),
+        BackendSpec(
+            "appearance",
+            "openface3",
+            "OpenFace 3.0's multitask model: 8 AffectNet expressions (shares the model with its AUs)",
+            "fea_agent.perception.openface3:load_openface3_appearance",
+            models=("openface3_mtl",),
+            packages=("torch", "timm"),
+            extra="openface3",
+            device="auto",
+        ),
+        BackendSpec(
+            "appearance",
+            "emotiefflib",
+            "EmotiEffLib / HSEmotion enet_b0_8_va_mtl on onnxruntime: 8 AffectNet expressions, valence and "
+            "arousal; CUDA provider when installed",
+            "fea_agent.perception.emotiefflib:load_emotiefflib",
+            models=("emotiefflib_enet_b0_8_va_mtl",),
+            packages=("onnxruntime",),
+            extra="emotiefflib",
+            device="auto",
         ),
         BackendSpec(
             "reasoner",
@@ -168,8 +221,10 @@ def device_of(stage: Stage, name: str) -> str:
     s = spec(stage, name)
     if s.device != "auto":
         return s.device
-    from fea_agent.devices import best_device
+    from fea_agent.devices import best_device, onnx_providers
 
+    if "onnxruntime" in s.packages and "torch" not in s.packages:
+        return "cuda" if onnx_providers()[0] == "CUDAExecutionProvider" else "cpu"
     return best_device()
 
 

@@ -16,7 +16,7 @@ from fea_agent import __version__
 #: gets its subcommand, which then says what to install.
 COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "live", "batch", "serve", "demo", "train")
 
-_EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "scale", "live": "scale", "batch": "scale"}
+_EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "video", "live": "video", "batch": "video"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,7 +62,7 @@ def build_app(
 def _video_tab(pipeline: FEAPipeline, *, enabled: bool) -> None:
     try:
         from fea_agent.demo import video_tab
-    except ImportError as exc:  # fea_agent.video (the [scale] extra) may be missing
+    except ImportError as exc:  # fea_agent.video (the [video] extra) may be missing
         gr.HTML(views.placeholder(f"Video analysis is not available here: {exc}"))
         return
     if enabled:

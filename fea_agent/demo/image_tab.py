@@ -94,8 +94,8 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 label="Reasoner",
                 info="How the expression is explained from the facial actions.",
             )
-            gr.HTML(views.reasoners_html(reasoners.unavailable))
             photo = gr.HTML(views.placeholder("The annotated photo appears here."), elem_id="fea-photo")
+            gr.HTML(views.reasoners_html(reasoners.unavailable))
         with gr.Column(scale=6):
             headline = gr.HTML(elem_id="fea-headline")
             reasoning = gr.HTML(elem_id="fea-reasoning")

@@ -201,15 +201,20 @@ def about_aus_html() -> str:
 
 
 def reasoners_html(unavailable: dict[str, str]) -> str:
-    """The reasoners that cannot run here, shown greyed out with the reason each gave."""
+    """The reasoners that cannot run here, folded into one line (their reasons open on a click): a paragraph
+    each pushed the photo below the fold."""
     if not unavailable:
         return ""
     items = "".join(
         f'<li><span class="fea-disabled">{html.escape(name)}</span> '
-        f'<span class="fea-muted fea-small">unavailable: {html.escape(why)}</span></li>'
+        f'<span class="fea-muted fea-small">{html.escape(why)}</span></li>'
         for name, why in unavailable.items()
     )
-    return f'<ul class="fea-reasoners">{items}</ul>'
+    names = ", ".join(html.escape(name) for name in unavailable)
+    return (
+        f'<details class="fea-reasoners fea-muted fea-small"><summary>Not available here: {names}</summary>'
+        f"<ul>{items}</ul></details>"
+    )
 
 
 CSS = """

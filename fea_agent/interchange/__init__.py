@@ -1,5 +1,5 @@
 """Tables other tools read and write: OpenFace 2.x CSV columns, py-feat CSVs, and a py-feat-style ``.fex``
-accessor on any DataFrame of results (needs pandas: ``pip install 'fea-agent[scale]'``)."""
+accessor on any DataFrame of results (needs pandas: ``pip install 'fea-agent[video]'``)."""
 
 from __future__ import annotations
 

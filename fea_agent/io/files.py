@@ -16,6 +16,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from fea_agent.errors import InvalidInputError
 
@@ -79,6 +80,24 @@ def describe_os_error(exc: OSError) -> str:
     return f"cannot be opened ({exc.strerror or exc})"
 
 
+def _os_call(call: Any, path: Path, label: str, *args: Any) -> Any:
+    """``call(path, *args)`` with its OSError (and ValueError, for a path the OS cannot take) in words."""
+    try:
+        return call(path, *args)
+    except OSError as exc:
+        raise InvalidInputError(f"{label}: {describe_os_error(exc)}") from None
+    except ValueError as exc:
+        raise InvalidInputError(f"{label}: not a usable path ({exc})") from None
+
+
+def _refuse_special(mode: int, label: str) -> None:
+    for is_kind, message in _KINDS:
+        if is_kind(mode):
+            raise InvalidInputError(f"{label}: {message}")
+    if not stat.S_ISREG(mode):
+        raise InvalidInputError(f"{label}: not a regular file")
+
+
 @contextlib.contextmanager
 def open_regular(
     path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES
@@ -86,25 +105,19 @@ def open_regular(
     """An open descriptor of a regular, non-empty file of at most ``max_bytes``, and its size.
 
     Raises InvalidInputError for anything else (missing, a folder, a FIFO, a device, a socket, too big, empty,
-    a bad path). The descriptor is in blocking mode again (regular files never block) and closed on exit.
+    a bad path). Special files are refused from ``stat`` before they are opened, and again from ``fstat``
+    after the non-blocking open. The descriptor is in blocking mode again (regular files never block) and
+    closed on exit.
     """
     label = label if label is not None else short_label(str(path))
     real = expand_path(path, label)
+    # Refused before opening too: opening some devices acts (a watchdog arms, a tape rewinds).
+    _refuse_special(_os_call(os.stat, real, label).st_mode, label)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = _os_call(os.open, real, label, flags)
     try:
-        fd = os.open(
-            real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
-        )
-    except OSError as exc:
-        raise InvalidInputError(f"{label}: {describe_os_error(exc)}") from None
-    except ValueError as exc:  # embedded NUL in a PathLike, or similar
-        raise InvalidInputError(f"{label}: not a usable path ({exc})") from None
-    try:
-        info = os.fstat(fd)
-        for is_kind, message in _KINDS:
-            if is_kind(info.st_mode):
-                raise InvalidInputError(f"{label}: {message}")
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidInputError(f"{label}: not a regular file")
+        info = os.fstat(fd)  # again on the open file: the path may have been swapped since the stat
+        _refuse_special(info.st_mode, label)
         if info.st_size == 0:
             raise InvalidInputError(f"{label}: file is empty (0 bytes)")
         if info.st_size > max_bytes:

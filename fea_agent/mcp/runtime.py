@@ -2,7 +2,10 @@
 
 Each pipeline serialises its own calls (it holds native model handles), so parallel throughput needs one
 pipeline per concurrent call: the pool holds ``workers`` of them (default: the CPU count, at most 4) and a
-call borrows one for its duration. Calls run in worker threads so the event loop keeps serving.
+call borrows one for its duration. Calls run in worker threads so the event loop keeps serving; at most
+``workers`` threads at a time (:attr:`Runtime.limiter`): calls beyond that wait in the event loop, not in
+parked threads, and the few threads that run the models keep the allocator's per-thread arenas few (16
+clients on 2 workers grew the server's RSS by 8 % over 3,000 calls with one thread per waiting call).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from pydantic import BaseModel
 
 from fea_agent.agent_tools import ImagePolicy, ToolContext, ToolSpec
@@ -45,6 +49,14 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _loaded: bool = field(default=False, init=False)
     _owns_pipelines: bool = field(default=False, init=False)
+    _limiter: anyio.CapacityLimiter | None = field(default=None, init=False, repr=False)
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """At most one worker thread per pipeline: pass to ``anyio.to_thread.run_sync(..., limiter=)``."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(max(1, len(self.pipelines) or self.workers))
+        return self._limiter
 
     @property
     def loaded(self) -> bool:

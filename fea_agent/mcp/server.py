@@ -93,7 +93,9 @@ def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
         try:
             args = spec.parse(arguments)
             progress = _progress_sender(ctx) if spec.name == "analyze_video" else None
-            output = await anyio.to_thread.run_sync(runtime.run, spec, args, progress)
+            output = await anyio.to_thread.run_sync(
+                runtime.run, spec, args, progress, limiter=runtime.limiter
+            )
         except FEAError as exc:
             raise ToolError(str(exc)) from None
         except Exception as exc:  # the server keeps serving; the client learns what broke

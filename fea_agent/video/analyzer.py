@@ -11,7 +11,7 @@ from box matching alone.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from fea_agent.backends.base import Detection
 from fea_agent.io.images import LoadedImage
 from fea_agent.results import BoundingBox, Face, ImageResult
 from fea_agent.video.baseline import apply_baseline
-from fea_agent.video.frames import VideoReader
+from fea_agent.video.frames import Frame, VideoReader
 from fea_agent.video.smoothing import DEFAULT_ALPHA, smooth_face
 from fea_agent.video.tracker import FaceTracker, Track, box_from_landmarks, keypoints_from_landmarks
 
@@ -120,7 +120,7 @@ def _frames(
     last_detect_s = -float("inf")
     done = 0
     try:
-        for frame in reader:
+        for frame, upcoming in _with_next(reader):
             t = frame.timestamp_s
             analysis = pipeline.start(
                 LoadedImage(frame.rgb, source), frame_index=frame.index, timestamp_s=round(t, 4)
@@ -131,6 +131,12 @@ def _frames(
                 if need_detect:
                     detected = _ids(tracker.match(pipeline.detect(analysis), t))
                     last_detect_s = t
+                if upcoming is not None:
+                    # Trackers that can start on the next frame early do, while this one is finished.
+                    for track in tracker.active:
+                        hint = getattr(track.landmarker, "upcoming", None)
+                        if hint is not None:
+                            hint(upcoming.rgb)
                 pairs, missed = _track_faces(pipeline, analysis, tracker, t)
                 if missed and not need_detect:
                     # A followed face slipped out of its crop: look for it with the detector in this frame.
@@ -166,6 +172,17 @@ def _frames(
                 progress(done, total)
     finally:
         tracker.close()
+
+
+def _with_next(frames: Iterable[Frame]) -> Iterator[tuple[Frame, Frame | None]]:
+    """Each frame with the one after it (None for the last): one frame more in memory, no more."""
+    previous: Frame | None = None
+    for frame in frames:
+        if previous is not None:
+            yield previous, frame
+        previous = frame
+    if previous is not None:
+        yield previous, None
 
 
 def _ids(tracks: list[Track | None]) -> set[int]:
