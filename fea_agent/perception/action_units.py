@@ -5,14 +5,14 @@ trained to drive 3-D avatars, not to code FACS, so treat them as a calibrated pr
 
 Each AU has a raw evidence value in 0-1 and three calibration points on it: ``rest`` (its typical value on a
 neutral face), ``threshold`` (where the AU is called present, probability 0.5) and ``full`` (a maximal
-movement, intensity 5). AU12's threshold is low (0.18, a trace smile) because the smile blendshape sits at
+movement, intensity 5). AU12's threshold is low (0.19, a trace smile) because the smile blendshape sits at
 about 0 on relaxed faces and many closed-lip smiles read only 0.05-0.3; the expression model, not this
 threshold, decides whether a face that merely rests with upturned lip corners is smiling. Intensity is
 ``5 * clip((raw - rest) / (full - rest))``, probability a logistic centred on ``threshold``.
 
 The rest levels come from neutral faces: on the neutral photos of ``../shared/data`` (1,494 in-the-wild and 62
-studio portraits, each set weighing half), a resting face's raw value stays below the point of intensity 2
-("clear", FACS grade B) in 98 % of cases for every AU. MediaPipe's brow, eye-squint, pucker and lower-lip-shrug
+studio portraits, each set weighing half, as the default direct MediaPipe backend measures them), a resting
+face's raw value stays below the point of intensity 2 ("clear", FACS grade B) in 98.5 % of cases for every AU. MediaPipe's brow, eye-squint, pucker and lower-lip-shrug
 blendshapes sit well above zero on many resting faces, so those AUs have high rest levels; an AU whose clear
 point was already above that percentile kept its hand-set calibration. Presence thresholds sit above the rest.
 
@@ -58,23 +58,23 @@ def _both(name: str) -> tuple[str, ...]:
 
 #: AU -> where its evidence comes from and how it is calibrated.
 AU_FROM_BLENDSHAPES: dict[str, AUCalibration] = {
-    "AU01": AUCalibration(("browInnerUp",), 0.55, 0.57, 1.00),
-    "AU02": AUCalibration(_both("browOuterUp"), 0.40, 0.42, 1.00),
-    "AU04": AUCalibration(_both("browDown"), 0.50, 0.52, 1.00),
+    "AU01": AUCalibration(("browInnerUp",), 0.72, 0.74, 1.00),
+    "AU02": AUCalibration(_both("browOuterUp"), 0.61, 0.63, 1.00),
+    "AU04": AUCalibration(_both("browDown"), 0.48, 0.50, 1.00),
     "AU05": AUCalibration(_both("eyeWide"), 0.02, 0.25, 0.70),
     "AU06": AUCalibration((*_both("cheekSquint"), *_both("eyeSquint"), "smile gate"), 0.10, 0.25, 0.65),
-    "AU07": AUCalibration((*_both("eyeSquint"), "smile gate"), 0.46, 0.55, 1.00),
+    "AU07": AUCalibration((*_both("eyeSquint"), "smile gate"), 0.47, 0.55, 1.00),
     "AU09": AUCalibration(_both("noseSneer"), 0.03, 0.30, 0.80),
     "AU10": AUCalibration(_both("mouthUpperUp"), 0.03, 0.30, 0.80),
-    "AU12": AUCalibration((*_both("mouthSmile"), "lip-corner lift (landmarks)"), 0.10, 0.18, 1.00),
+    "AU12": AUCalibration((*_both("mouthSmile"), "lip-corner lift (landmarks)"), 0.17, 0.19, 1.00),
     "AU14": AUCalibration(_both("mouthDimple"), 0.02, 0.25, 0.70),
     "AU15": AUCalibration(_both("mouthFrown"), 0.02, 0.20, 0.60),
-    "AU17": AUCalibration(("mouthShrugLower",), 0.44, 0.46, 1.00),
-    "AU18": AUCalibration(("mouthPucker",), 0.65, 0.67, 1.00),
+    "AU17": AUCalibration(("mouthShrugLower",), 0.62, 0.64, 1.00),
+    "AU18": AUCalibration(("mouthPucker",), 0.72, 0.74, 1.00),
     "AU20": AUCalibration(_both("mouthStretch"), 0.02, 0.20, 0.60),
     "AU22": AUCalibration(("mouthFunnel",), 0.02, 0.25, 0.70),
-    "AU23": AUCalibration(("mouthRollUpper", "mouthRollLower"), 0.02, 0.25, 0.80),
-    "AU24": AUCalibration(_both("mouthPress"), 0.08, 0.35, 0.80),
+    "AU23": AUCalibration(("mouthRollUpper", "mouthRollLower"), 0.02, 0.25, 0.89),
+    "AU24": AUCalibration(_both("mouthPress"), 0.08, 0.35, 0.88),
     "AU25": AUCalibration(("inner-lip gap (landmarks)", "jawOpen"), 0.02, 0.12, 0.60),
     "AU26": AUCalibration(("jawOpen",), 0.02, 0.20, 0.60),
     "AU43": AUCalibration(_both("eyeBlink"), 0.15, 0.50, 0.90),
