@@ -87,9 +87,10 @@ def test_tracking_agrees_with_detecting_every_frame(pipeline):
         assert np.linalg.norm(ca - cb) < 0.2 * fb.bbox.height
         assert fa.bbox.height == pytest.approx(fb.bbox.height, rel=0.2)
         gaps.append([abs(fa.au(c).intensity - fb.au(c).intensity) for c in ("AU01", "AU06", "AU12", "AU25")])
-        pa = fa.expression.probabilities[fa.expression.label]
-        pb = fb.expression.probabilities[fb.expression.label]
-        if min(pa, pb) >= 0.5:  # more likely than all else: a blended frame (sad and disgusted) may tip
+        # confident: the top label leads the runner-up by 0.3 in both modes (a blended sad-and-disgusted
+        # frame, close between its two labels, may tip either way)
+        margins = [np.diff(sorted(f.expression.probabilities.values())[-2:])[0] for f in (fa, fb)]
+        if min(margins) >= 0.3:
             confident_pairs.append((fa.expression.label, fb.expression.label))
     # the two landmarker modes differ frame by frame (on the 0-5 scale), but not on average
     assert np.mean(gaps, axis=0).max() < 0.8

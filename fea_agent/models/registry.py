@@ -103,8 +103,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="3dc1ac2a07619853b6a1d5979e4a8040415d781eadb6d55db6451dfe742853c1",
-            size=28_925,
+            sha256="ce069f2b2a2b4a953da4619c6e53cabb028ac7bdc75e4b14812999b93c41d129",
+            size=28_919,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",

@@ -2,9 +2,10 @@
 
 The limits come from the expression model's person-grouped validation on ``../shared/data`` (3,609 photos):
 accuracy is 0.78 on faces turned less than 20°, 0.70 at 20-30°, about 0.5 at 30-50° (still far above
-abstaining, which counts as wrong) and no better than guessing beyond; 0.78 on faces of 128 px or more, about
+abstaining, which counts as wrong) and no better than guessing beyond; 0.77 on faces pitched less than 20°, 0.59
+at 20-30° and too few photos beyond to say (so the limit stays at 30°); 0.78 on faces of 128 px or more, about
 0.5 at 64-128 px, 0.3 at 32-64 px (n=71) and none right below 32 px. So a face is answered with lower confidence
-where the evidence still holds (turned 30-50°, pitched 25-40°, 32-64 px) and abstained on where it does not.
+where the evidence still holds (turned 30-50°, pitched 20-30°, 32-64 px) and abstained on where it does not.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ MIN_FACE_PX = 32.0
 SMALL_FACE_PX = 64.0
 #: Beyond this yaw or pitch (degrees) the face is not frontal: answered with lower confidence.
 MAX_FRONTAL_YAW = 30.0
-MAX_FRONTAL_PITCH = 25.0
+MAX_FRONTAL_PITCH = 20.0
 #: Beyond this yaw or pitch the expression cannot be read: abstain.
 MAX_YAW = 50.0
-MAX_PITCH = 40.0
+MAX_PITCH = 30.0
 #: Confidence factors for a usable face that is turned or small (measured accuracy there over accuracy overall).
 TURNED_FACTOR = 0.65
 SMALL_FACTOR = 0.45
