@@ -103,8 +103,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="ce069f2b2a2b4a953da4619c6e53cabb028ac7bdc75e4b14812999b93c41d129",
-            size=28_919,
+            sha256="920e0ae40a4a555b6c9e752ce53eb1439832ba0370955ff3ef9cb54a358c1e35",
+            size=28_962,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",
