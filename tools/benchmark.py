@@ -90,14 +90,26 @@ class RawModels:
         self.fer_in = self.fer.get_input_details()[0]["index"]
         self.fer_out = self.fer.get_output_details()[0]["index"]
 
-    def __call__(self, rgb: np.ndarray) -> int:
+    def detect(self, rgb: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """YuNet's rows at up to 640 px, and the scale they are at."""
         cv2 = self.cv2
         h, w = rgb.shape[:2]
         scale = min(1.0, 640 / max(h, w))
         small = cv2.resize(rgb, (round(w * scale), round(h * scale))) if scale < 1 else rgb
         bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         self.yunet.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, faces = self.yunet.detect(bgr)
+        return self.yunet.detect(bgr)[1], scale
+
+    def expression(self, rgb: np.ndarray, x: int, y: int, bw: int, bh: int) -> None:
+        gray = self.cv2.cvtColor(rgb[max(0, y) : y + bh, max(0, x) : x + bw], self.cv2.COLOR_RGB2GRAY)
+        gray = self.cv2.resize(gray, (64, 64)).astype(np.float32)
+        self.fer.set_tensor(self.fer_in, ((gray / 255.0 - 0.5) * 2.0)[None, :, :, None])
+        self.fer.invoke()
+        self.fer.get_tensor(self.fer_out)
+
+    def __call__(self, rgb: np.ndarray) -> int:
+        cv2 = self.cv2
+        faces, scale = self.detect(rgb)
         for row in faces if faces is not None else []:
             x, y, bw, bh = (row[:4] / scale).astype(int)
             side = int(max(bw, bh) * 1.8)
@@ -106,11 +118,7 @@ class RawModels:
             crop = np.ascontiguousarray(rgb[y0 : y0 + side, x0 : x0 + side])
             crop = cv2.resize(crop, (256, 256))
             self.landmarker.detect(self.mp.Image(image_format=self.mp.ImageFormat.SRGB, data=crop))
-            gray = cv2.cvtColor(rgb[max(0, y) : y + bh, max(0, x) : x + bw], cv2.COLOR_RGB2GRAY)
-            gray = cv2.resize(gray, (64, 64)).astype(np.float32)
-            self.fer.set_tensor(self.fer_in, ((gray / 255.0 - 0.5) * 2.0)[None, :, :, None])
-            self.fer.invoke()
-            self.fer.get_tensor(self.fer_out)
+            self.expression(rgb, x, y, bw, bh)
         return 0 if faces is None else len(faces)
 
     def close(self) -> None:
@@ -130,22 +138,12 @@ class RawDirectModels(RawModels):
         self.mesh = MediaPipeFaceMesh(model_path("face_landmarker"))
 
     def __call__(self, rgb: np.ndarray) -> int:
-        cv2 = self.cv2
-        h, w = rgb.shape[:2]
-        scale = min(1.0, 640 / max(h, w))
-        small = cv2.resize(rgb, (round(w * scale), round(h * scale))) if scale < 1 else rgb
-        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
-        self.yunet.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, faces = self.yunet.detect(bgr)
+        faces, scale = self.detect(rgb)
         for row in faces if faces is not None else []:
             x, y, bw, bh = (row[:4] / scale).astype(int)
             points = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
             self.mesh.run_box(rgb, self.detection((float(x), float(y), float(bw), float(bh)), 1.0, points))
-            gray = cv2.cvtColor(rgb[max(0, y) : y + bh, max(0, x) : x + bw], cv2.COLOR_RGB2GRAY)
-            gray = cv2.resize(gray, (64, 64)).astype(np.float32)
-            self.fer.set_tensor(self.fer_in, ((gray / 255.0 - 0.5) * 2.0)[None, :, :, None])
-            self.fer.invoke()
-            self.fer.get_tensor(self.fer_out)
+            self.expression(rgb, x, y, bw, bh)
         return 0 if faces is None else len(faces)
 
     def close(self) -> None:

@@ -16,14 +16,12 @@ import base64
 import os
 import platform
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
+from _mcp_server import start_http_server
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
@@ -79,29 +77,6 @@ async def bench_stdio(args: dict, runs: int) -> list[float]:
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         return await _timed_calls(session, args, runs)
-
-
-def _start_http(workers: int, token: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "fea_agent", "serve", "mcp", "--transport", "http", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", str(workers)],
-        env={**os.environ, "FEA_AGENT_TOKEN": token},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("HTTP server did not start") from None
-            time.sleep(0.2)
 
 
 async def bench_http_latency(url: str, token: str, args: dict, runs: int) -> list[float]:
@@ -176,7 +151,7 @@ def main() -> int:
     )
 
     token = secrets.token_urlsafe(24)
-    proc, url = _start_http(1, token)
+    proc, url = start_http_server(1, token, timeout_s=120)
     try:
         http = asyncio.run(bench_http_latency(url, token, args, opts.runs))
     finally:
@@ -186,7 +161,7 @@ def main() -> int:
         f"http            {_ms(http)}   overhead {statistics.median(http) - statistics.median(in_process):+.1f} ms"
     )
 
-    proc, url = _start_http(opts.http_workers, token)
+    proc, url = start_http_server(opts.http_workers, token, timeout_s=120)
     try:
         for clients in opts.concurrency:
             rate = asyncio.run(bench_http_throughput(url, token, args, clients, opts.calls_per_client))

@@ -26,9 +26,7 @@ import json
 import os
 import random
 import secrets
-import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import httpx
+from _mcp_server import start_http_server
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 from PIL import Image
@@ -130,29 +128,6 @@ def _rss_mb(pid: int) -> float | None:
     return None
 
 
-def _start_server(workers: int, token: str, allowed: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "fea_agent", "serve", "mcp", "--transport", "http", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", str(workers), "--allow-dir", str(allowed)],
-        env={**os.environ, "FEA_AGENT_TOKEN": token},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the MCP server did not start") from None
-            time.sleep(0.2)
-
-
 async def _run(args: argparse.Namespace, url: str, token: str, pid: int, allowed: Path) -> Figures:
     figures = Figures(clients=args.clients, calls_per_client=args.calls, seed=args.seed, workers=args.workers)
     photos = _photos()
@@ -241,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         allowed = Path(folder)
         os.mkfifo(allowed / "fifo.jpg")
         (allowed / "folder.jpg").mkdir()
-        proc, url = _start_server(args.workers, token, allowed)
+        proc, url = start_http_server(args.workers, token, "--allow-dir", str(allowed))
         try:
             figures = asyncio.run(_run(args, url, token, proc.pid, allowed))
             alive = proc.poll() is None
