@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FRL, needs_shared
+from conftest import FRL, TINY_FACE, needs_shared
 
 from fea_agent.errors import ModelFileError
 from fea_agent.expression.features import FEATURE_VERSION, feature_names, geometry, head_frame
@@ -160,3 +160,28 @@ def test_train_on_a_small_real_folder_writes_model_and_card_at_the_path(tmp_path
     assert metrics["n"] == 8 and set(metrics["per_class_recall"]) == {"neutral", "happiness"}
     assert set(metrics["by"]["gender"]) == {"female", "male"}
     assert "Person-grouped 2-fold" in out.with_suffix(".md").read_text()
+
+
+def test_an_abstained_face_shows_no_label_confidence_or_aus(pipeline) -> None:
+    from fea_agent.render.annotate import face_caption
+    from fea_agent.render.text import format_result
+    from fea_agent.video.dataframe import frame_rows
+
+    result = pipeline.analyze(TINY_FACE)
+    face = result.faces[0]
+    assert not face.quality.usable and face.reasoning.label == "abstain"
+    assert face.expression.label is None and face.expression.probabilities == {}
+    assert face.label is None and face.confidence is None
+    assert '"expression":{"label":null' in result.to_json()
+    text = format_result(result)
+    assert "expression: none" in text and "action units" not in text
+    assert face_caption(face) == ["abstain"]
+    row = frame_rows(result)[0]
+    assert "AU12" not in row and "expression" not in row
+
+
+def test_train_command_says_what_is_missing(tmp_path, capsys) -> None:
+    from fea_agent.cli import main
+
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "m.json")]) == 2
+    assert "labels.csv not found" in capsys.readouterr().err
