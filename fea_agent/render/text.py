@@ -23,7 +23,9 @@ def format_result(result: ImageResult, *, top_aus: int = 5) -> str:
             lines.append(
                 f"    expression: {face.expression.label} ("
                 + ", ".join(f"{k} {v:.0%}" for k, v in probs)
-                + f"; {face.expression.source})"
+                + f"; {face.expression.source}"
+                + (f", model {face.expression.model}" if face.expression.model else "")
+                + ")"
             )
         present = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)[:top_aus]
         if not face.quality.usable:
