@@ -32,22 +32,33 @@ def _p90(values: list[float]) -> float:
     return sorted(values)[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
 
 
-class _StubPipeline:
-    """Stages that return at once: what is left of a graph run is LangGraph's own cost (plus a tiny decode)."""
+def _stub_pipeline():
+    """The real pipeline's stages over backends that return at once: what is left of a graph run is
+    LangGraph's own cost and the pipeline's bookkeeping (plus a tiny decode)."""
+    import threading
 
-    class options:
-        max_pixels = 10**9
+    import numpy as np
 
-    device = "cpu"
+    from fea_agent.backends.base import Detection
+    from fea_agent.pipeline import FEAPipeline, PipelineOptions
 
-    def detect(self, rgb, timings=None):
-        return [None]
+    class _Detector:
+        name, device = "stub", "cpu"
 
-    def perceive(self, rgb, detections, timings=None):
-        return []
+        def detect(self, rgb):
+            return [Detection((0.0, 0.0, 8.0, 8.0), 1.0, np.zeros((5, 2), np.float32))]
 
-    def reason(self, faces, rgb, timings=None):
-        return faces
+    pipeline = FEAPipeline.__new__(FEAPipeline)  # no models: the stages' own code only
+    pipeline.options = PipelineOptions(landmarks=None, action_units=None, appearance=None, reasoner=None)
+    pipeline._lock = threading.RLock()
+    pipeline.detector, pipeline.landmarks, pipeline.action_units, pipeline.appearance = (
+        _Detector(),
+        None,
+        None,
+        None,
+    )
+    pipeline.expression_model = pipeline.reasoner = None
+    return pipeline
 
 
 def _fixed_cost_ms(runs: int) -> float:
@@ -55,7 +66,7 @@ def _fixed_cost_ms(runs: int) -> float:
 
     from fea_agent.agent.graph import build_graph
 
-    graph = build_graph(_StubPipeline())  # type: ignore[arg-type]
+    graph = build_graph(_stub_pipeline())
     image = np.zeros((8, 8, 3), dtype=np.uint8)
     times = []
     for i in range(runs + 20):
