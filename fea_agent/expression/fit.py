@@ -159,15 +159,3 @@ def grouped_folds(groups: Sequence[str], folds: int, seed: int) -> np.ndarray:
         fold_of[g] = int(np.argmin(load))
         load[fold_of[g]] += counts[g]
     return fold_of[inverse]
-
-
-def out_of_fold_logits(
-    x: np.ndarray, y: np.ndarray, k: int, fold: np.ndarray, settings: FitSettings
-) -> np.ndarray:
-    """Each row's logits from a model trained without its fold (so without its person)."""
-    out = np.zeros((len(y), k))
-    for f in np.unique(fold):
-        train = fold != f
-        net = fit_network(x[train], y[train], k, settings)
-        out[~train] = net.logits(x[~train])
-    return out

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fea_agent.backends.base import Detection
+from fea_agent.backends.base import Detection, TrackingLandmarksBackend
 from fea_agent.io.images import LoadedImage
 from fea_agent.results import BoundingBox, Face, ImageResult
 from fea_agent.video.baseline import apply_baseline
@@ -107,7 +107,7 @@ def _frames(
 ) -> Iterator[ImageResult]:
     total = reader.expected_frames
     backend = pipeline.landmarks
-    new_landmarker = getattr(backend, "tracker", None) if tracking else None
+    new_landmarker = backend.tracker if tracking and isinstance(backend, TrackingLandmarksBackend) else None
     # With a large stride, frames lie far apart: a face must be allowed to miss a couple of them; and a face
     # only the detector sees must outlive the gap between two detector runs.
     frame_gap_s = reader.stride / reader.fps
