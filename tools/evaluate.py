@@ -42,6 +42,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from fea_agent.errors import FEAError
+from fea_agent.expression.train import group_value
 from fea_agent.facs.catalogue import normalize_au_code
 from fea_agent.results import Face, normalize_label
 
@@ -195,7 +196,7 @@ def evaluate_folder(
     for column in demographics:
         groups: dict[str, list[int]] = defaultdict(list)
         for i, r in enumerate(rows):
-            groups[_group_value(column, r.get(column, ""))].append(i)
+            groups[group_value(column, r.get(column, ""))].append(i)
         report["by"][column] = {
             g: {
                 "n": len(ix),
@@ -210,17 +211,6 @@ def evaluate_folder(
 
 def _share(flags: Sequence[bool]) -> float:
     return sum(flags) / len(flags) if flags else math.nan
-
-
-def _group_value(column: str, value: str) -> str:
-    """Ages become decade bands (20-29); other values as they are; empty as 'unknown'."""
-    value = value.strip()
-    if not value:
-        return "unknown"
-    if column.lower() in {"age", "age_years"} and value.isdigit():
-        low = int(value) // 10 * 10
-        return f"{low}-{low + 9}"
-    return value
 
 
 def evaluate_pairs(pairs: Iterable[dict[str, str]], faces: dict[str, Face | None]) -> dict[str, Any]:

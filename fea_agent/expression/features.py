@@ -30,57 +30,16 @@ from dataclasses import asdict
 
 import numpy as np
 
+from fea_agent.perception.expression import FER_LABELS
+from fea_agent.perception.face_mesh import BLENDSHAPE_NAMES
 from fea_agent.results import EXPRESSION_LABELS, Face
 
 FEATURE_VERSION = "1"
 
-#: MediaPipe's 52 blendshape names (ARKit's 51 and ``_neutral``), sorted.
-BLENDSHAPES: tuple[str, ...] = tuple(
-    sorted(
-        [
-            "_neutral",
-            *(f"brow{s}{side}" for s in ("Down", "OuterUp") for side in ("Left", "Right")),
-            "browInnerUp",
-            "cheekPuff",
-            *(f"cheekSquint{side}" for side in ("Left", "Right")),
-            *(
-                f"eye{s}{side}"
-                for s in ("Blink", "LookDown", "LookIn", "LookOut", "LookUp", "Squint", "Wide")
-                for side in ("Left", "Right")
-            ),
-            "jawForward",
-            "jawLeft",
-            "jawOpen",
-            "jawRight",
-            "mouthClose",
-            *(
-                f"mouth{s}{side}"
-                for s in ("Dimple", "Frown", "LowerDown", "Press", "Smile", "Stretch", "UpperUp")
-                for side in ("Left", "Right")
-            ),
-            "mouthFunnel",
-            "mouthLeft",
-            "mouthPucker",
-            "mouthRight",
-            "mouthRollLower",
-            "mouthRollUpper",
-            "mouthShrugLower",
-            "mouthShrugUpper",
-            *(f"noseSneer{side}" for side in ("Left", "Right")),
-        ]
-    )
-)
-
+#: MediaPipe's 52 blendshape names (ARKit's 51 and ``_neutral``), sorted (the blendshape model's own order).
+BLENDSHAPES: tuple[str, ...] = tuple(sorted(BLENDSHAPE_NAMES))
 #: The appearance CNN's labels, in this package's words (the FER CNN's seven; contempt it never outputs).
-APPEARANCE_LABELS: tuple[str, ...] = (
-    "anger",
-    "disgust",
-    "fear",
-    "happiness",
-    "sadness",
-    "surprise",
-    "neutral",
-)
+APPEARANCE_LABELS: tuple[str, ...] = FER_LABELS
 EMBEDDING_SIZE = 128
 
 # MediaPipe face-mesh indices (the subject's right is the image's left).

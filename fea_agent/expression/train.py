@@ -90,14 +90,12 @@ def read_labels(folder: Path) -> list[Sample]:
         if label not in EXPRESSION_LABELS:  # 'other': no place in the label set
             continue
         person = (row.get("person") or row.get("face_id") or "").strip() or row["file"]
-        groups = {
-            k: _group_value(k, v or "") for k, v in row.items() if k not in NOT_GROUPS and k is not None
-        }
+        groups = {k: group_value(k, v or "") for k, v in row.items() if k not in NOT_GROUPS and k is not None}
         samples.append(Sample(folder.name, row["file"], label, f"{folder.name}/{person}", groups))
     return samples
 
 
-def _group_value(column: str, value: str) -> str:
+def group_value(column: str, value: str) -> str:
     """Ages become decade bands (20-29); other values as they are; empty as 'unknown'."""
     value = value.strip()
     if not value:
