@@ -98,3 +98,30 @@ def pipeline():
 
     with FEAPipeline() as p:
         yield p
+
+
+@pytest.fixture
+def file_server():
+    """``serve(folder) -> base URL``: a quiet HTTP server on 127.0.0.1 for the files in ``folder`` (downloads
+    are tested against it: nothing here reaches the internet). Shut down when the test ends."""
+    import http.server
+    import threading
+
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def serve(folder: Path) -> str:
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *a, **k):
+                super().__init__(*a, directory=str(folder), **k)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()

@@ -175,35 +175,22 @@ def test_openface3_gaze_and_au_mapping_are_documented_constants():
     assert aus[4].probability == 1.0 and aus[5].probability == 0.0
 
 
-def test_openface3_download_says_non_commercial_first_and_records_the_sha256(tmp_path, monkeypatch, capfd):
+def test_openface3_download_says_non_commercial_first_and_records_the_sha256(
+    tmp_path, monkeypatch, capfd, file_server
+):
     """fetch() over HTTP (a local server): the licence notice comes before the download, the sha256 after."""
     import dataclasses
-    import http.server
-    import threading
 
     serve = tmp_path / "www"
     serve.mkdir()
     (serve / "MTL_backbone.pth").write_bytes(b"weights of some kind")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **k):
-            super().__init__(*a, directory=str(serve), **k)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.delenv(registry.ENV_MODEL_DIR, raising=False)
     monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
-    url = f"http://127.0.0.1:{server.server_address[1]}/MTL_backbone.pth"
+    url = f"{file_server(serve)}/MTL_backbone.pth"
     monkeypatch.setitem(
         registry.MODELS, "openface3_mtl", dataclasses.replace(registry.MODELS["openface3_mtl"], url=url)
     )
-    try:
-        path = registry.fetch("openface3_mtl")
-    finally:
-        server.shutdown()
+    path = registry.fetch("openface3_mtl")
     err = capfd.readouterr().err
     digest = registry.sha256_of(path)
     assert err.index("non-commercial") < err.index(digest)

@@ -51,42 +51,27 @@ def test_unknown_model():
         registry.spec("nope")
 
 
-def test_fetch_from_a_local_server_verifies_the_hash(model_dir, monkeypatch):
+def test_fetch_from_a_local_server_verifies_the_hash(model_dir, monkeypatch, file_server):
     """fetch() downloads over HTTP into the cache and checks the sha256 (served here from a local server)."""
     if not MODELS.is_dir():
         pytest.skip("shared models absent")
-    import http.server
-    import threading
     from dataclasses import replace
 
     serve = model_dir / "www"
     serve.mkdir()
     shutil.copy(MODELS / "face_detection_yunet_2023mar.onnx", serve / "yunet.onnx")
     (serve / "bad.onnx").write_bytes(b"tampered")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **k):
-            super().__init__(*a, directory=str(serve), **k)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        good = replace(registry.MODELS["yunet"], url=f"{base}/yunet.onnx")
-        monkeypatch.setitem(registry.MODELS, "yunet", good)
-        path = registry.fetch("yunet")
-        assert path.parent == model_dir / "cache" and registry.sha256_of(path) == good.sha256
-        bad = replace(good, url=f"{base}/bad.onnx")
-        monkeypatch.setitem(registry.MODELS, "yunet", bad)
-        path.unlink()
-        with pytest.raises(ModelFileError, match="corrupt"):
-            registry.fetch("yunet")
-        assert not list((model_dir / "cache").glob("*.part"))
-    finally:
-        server.shutdown()
+    base = file_server(serve)
+    good = replace(registry.MODELS["yunet"], url=f"{base}/yunet.onnx")
+    monkeypatch.setitem(registry.MODELS, "yunet", good)
+    path = registry.fetch("yunet")
+    assert path.parent == model_dir / "cache" and registry.sha256_of(path) == good.sha256
+    bad = replace(good, url=f"{base}/bad.onnx")
+    monkeypatch.setitem(registry.MODELS, "yunet", bad)
+    path.unlink()
+    with pytest.raises(ModelFileError, match="corrupt"):
+        registry.fetch("yunet")
+    assert not list((model_dir / "cache").glob("*.part"))
 
 
 def test_cli_models_verify_reports_missing(model_dir, capsys):
