@@ -447,14 +447,7 @@ class FEAPipeline:
                 mesh.gaze if mesh is not None else None
             )
             look = appearance[i] if appearance is not None else None
-            expression = None
-            if look is not None:
-                probabilities = {k: round(v, 4) for k, v in look.probabilities.items()}
-                expression = Expression(
-                    label=max(probabilities, key=probabilities.__getitem__),
-                    probabilities=probabilities,
-                    source="appearance",
-                )
+            expression = Expression.from_probabilities(look.probabilities) if look is not None else None
             x, y, w, h = det.box
             # model_construct: every field here is built from typed model outputs, and validating 478
             # landmark triples costs more than the landmarker's own Python wrapper.

@@ -127,6 +127,21 @@ class Expression(_Model):
         "path given to --expression-model.",
     )
 
+    @classmethod
+    def from_probabilities(
+        cls,
+        probabilities: dict[str, float],
+        source: Literal["appearance", "action_units", "fused"] = "appearance",
+        model: str | None = None,
+    ) -> Expression:
+        """The most probable label, with the distribution rounded to 4 decimals."""
+        return cls(
+            label=max(probabilities, key=probabilities.__getitem__),
+            probabilities={k: round(v, 4) for k, v in probabilities.items()},
+            source=source,
+            model=model,
+        )
+
 
 class FaceQuality(_Model):
     """What a user must know to trust a face's analysis."""

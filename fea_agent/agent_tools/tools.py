@@ -220,7 +220,9 @@ def classify_expression(ctx: ToolContext, args: ClassifyExpressionInput) -> Expr
             FaceExpression(
                 bbox=g.bbox,
                 # An abstained face gets no label from either view (its quality issues say why).
-                appearance=_appearance_answer(look.probabilities) if look and g.quality.usable else None,
+                appearance=Expression.from_probabilities(look.probabilities)
+                if look and g.quality.usable
+                else None,
                 fused=g.expression
                 if args.fuse_with_action_units and g.expression is not None and g.expression.label is not None
                 else None,
@@ -230,11 +232,6 @@ def classify_expression(ctx: ToolContext, args: ClassifyExpressionInput) -> Expr
         ],
         timings_ms=result.timings_ms,
     )
-
-
-def _appearance_answer(probabilities: dict[str, float]) -> Expression:
-    rounded = {k: round(v, 4) for k, v in probabilities.items()}
-    return Expression(label=max(rounded, key=rounded.__getitem__), probabilities=rounded, source="appearance")
 
 
 def _au_from_observation(obs: AUObservation | str) -> ActionUnit:

@@ -171,13 +171,8 @@ class ExpressionModel:
             return out
         probabilities = self.predict_proba(np.stack([rows[i] for i in present]))
         for i, p in zip(present, probabilities, strict=True):
-            dist = {k: round(float(v), 4) for k, v in zip(EXPRESSION_LABELS, p, strict=True)}
-            out[i] = Expression(
-                label=EXPRESSION_LABELS[int(np.argmax(p))],
-                probabilities=dist,
-                source="fused",
-                model=self.name,
-            )
+            dist = {k: float(v) for k, v in zip(EXPRESSION_LABELS, p, strict=True)}
+            out[i] = Expression.from_probabilities(dist, source="fused", model=self.name)
         return out
 
     # -- files ---------------------------------------------------------------------------------------------
