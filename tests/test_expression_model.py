@@ -127,10 +127,8 @@ def test_model_costs_under_a_millisecond_a_face(astronaut, pipeline, shipped) ->
     assert sorted(runs)[len(runs) // 2] < 1e-3
 
 
-@needs_shared
-def test_train_on_a_small_real_folder_writes_model_and_card_at_the_path(tmp_path, pipeline) -> None:
-    from fea_agent.expression.train import train
-
+def _frl_folder(tmp_path: Path) -> Path:
+    """A labelled folder (FRL's words: 'happy') of four people, each neutral and smiling."""
     folder = tmp_path / "labelled"
     (folder / "images").mkdir(parents=True)
     rows = []
@@ -143,6 +141,14 @@ def test_train_on_a_small_real_folder_writes_model_and_card_at_the_path(tmp_path
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    return folder
+
+
+@needs_shared
+def test_train_on_a_small_real_folder_writes_model_and_card_at_the_path(tmp_path, pipeline) -> None:
+    from fea_agent.expression.train import train
+
+    folder = _frl_folder(tmp_path)
     out = tmp_path / "models" / "mine.v1"  # exactly this path, whatever its extension
     result = train(
         [folder],
@@ -185,3 +191,42 @@ def test_train_command_says_what_is_missing(tmp_path, capsys) -> None:
 
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "m.json")]) == 2
     assert "labels.csv not found" in capsys.readouterr().err
+
+
+@needs_shared
+def test_train_with_other_backends_records_them_and_the_model_uses_only_what_it_saw(tmp_path) -> None:
+    from fea_agent import FEAPipeline
+    from fea_agent.cli import main
+
+    folder, out = _frl_folder(tmp_path), tmp_path / "no_appearance.json"
+    argv = ["train", str(folder), "--out", str(out), "--min-per-label", "2", "--folds", "2", "--epochs", "60"]
+    assert main([*argv, "--landmarks", "mediapipe-tasks", "--appearance", "none"]) == 0
+    model = ExpressionModel.load(out)
+    inputs = {i.stage: i.backend for i in model.header.inputs}
+    assert inputs == {"detector": "yunet", "landmarks": "mediapipe-tasks", "action_units": "blendshapes"}
+    assert not model.header.embedding and model.header.features == feature_names(embedding=False)
+    assert "| landmarks | mediapipe-tasks |" in out.with_suffix(".md").read_text()
+    assert model.mismatches({**inputs, "landmarks": "mediapipe", "appearance": "fer"}) == []
+
+    # Trained without appearance, the model gives the same answer whether the pipeline runs the FER CNN or not.
+    photo = FRL / "images" / "smiling_front" / "003_08.jpg"
+    answers = []
+    for appearance in ("fer", None):
+        with FEAPipeline(appearance=appearance, expression_model=str(out), reasoner=None) as p:
+            (face,) = p.analyze(photo).faces
+        assert face.expression.model == str(out) and face.expression.source == "fused"
+        answers.append(face.expression.probabilities)
+    assert answers[0] == answers[1]
+
+
+def test_train_refuses_backends_that_measure_no_features(tmp_path, capsys) -> None:
+    from fea_agent.cli import main
+
+    (tmp_path / "labels.csv").write_text("file,label\nastronaut.png,happy\n")
+    for flag, why in (
+        ("--action-units", "training needs a landmarks and an action-units backend"),
+        ("--landmarks", "computed from the landmarks: choose a landmarks backend"),
+    ):
+        assert main(["train", str(tmp_path), "--out", str(tmp_path / "m.json"), flag, "none"]) == 2
+        assert why in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()

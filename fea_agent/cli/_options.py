@@ -1,7 +1,9 @@
-"""The pipeline's options as command-line flags, defined once for analyze, video, batch, serve and demo.
+"""The pipeline's options as command-line flags, defined once for analyze, video, batch, live, serve, demo and
+train.
 
 One flag per stage names its backend (``--detector``, ``--landmarks``, ``--action-units``, ``--appearance``,
 ``--reasoner``); the choices come from the backend registry, so a new backend is a new choice everywhere.
+``train`` takes the perception flags only: a model is trained on what those backends measure.
 """
 
 from __future__ import annotations
@@ -13,29 +15,28 @@ from typing import Any
 from fea_agent.backends.registry import DEFAULTS, names
 
 #: Stage -> (flag, what it picks). Optional stages also accept ``none``.
-_STAGE_FLAGS: dict[str, tuple[str, str, bool]] = {
+_PERCEPTION_FLAGS: dict[str, tuple[str, str, bool]] = {
     "detector": ("--detector", "face detector", False),
     "landmarks": ("--landmarks", "landmarks, blendshapes and head pose", True),
     "action_units": ("--action-units", "action units", True),
     "appearance": ("--appearance", "appearance expression classifier", True),
-    "reasoner": ("--reasoner", "reasoning", True),
 }
+_REASONER_FLAGS: dict[str, tuple[str, str, bool]] = {"reasoner": ("--reasoner", "reasoning", True)}
+
+
+def add_perception_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The perception stages' backend flags and ``--model-dir`` (all that ``train`` takes)."""
+    group = parser.add_argument_group("pipeline (backends are listed by `fea-agent models list`)")
+    _add_stage_flags(group, _PERCEPTION_FLAGS)
+    group.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+    return group
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """The per-stage backend flags, ``--reasoner-option KEY=VALUE`` (repeatable), ``--max-faces`` and
-    ``--model-dir``."""
-    group = parser.add_argument_group("pipeline (backends are listed by `fea-agent models list`)")
-    for stage, (flag, what, optional) in _STAGE_FLAGS.items():
-        choices = [*names(stage), *(["none"] if optional else [])]  # type: ignore[arg-type]
-        group.add_argument(
-            flag,
-            dest=stage,
-            default=DEFAULTS[stage],  # type: ignore[index]
-            choices=choices,
-            metavar="NAME",
-            help=f"{what} backend: {', '.join(choices)} (default {DEFAULTS[stage]})",  # type: ignore[index]
-        )
+    """The per-stage backend flags, ``--reasoner-option KEY=VALUE`` (repeatable), ``--max-faces``,
+    ``--expression-model`` and ``--model-dir``."""
+    group = add_perception_arguments(parser)
+    _add_stage_flags(group, _REASONER_FLAGS)
     group.add_argument(
         "--reasoner-option",
         action="append",
@@ -57,7 +58,29 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="the learned expression model: default (shipped), a file written by `fea-agent train`, or none "
         "for the appearance classifier's label",
     )
-    group.add_argument("--model-dir", type=Path, help="folder of model files (default $FEA_AGENT_MODEL_DIR)")
+
+
+def _add_stage_flags(group: argparse._ArgumentGroup, flags: dict[str, tuple[str, str, bool]]) -> None:
+    for stage, (flag, what, optional) in flags.items():
+        choices = [*names(stage), *(["none"] if optional else [])]  # type: ignore[arg-type]
+        group.add_argument(
+            flag,
+            dest=stage,
+            default=DEFAULTS[stage],  # type: ignore[index]
+            choices=choices,
+            metavar="NAME",
+            help=f"{what} backend: {', '.join(choices)} (default {DEFAULTS[stage]})",  # type: ignore[index]
+        )
+
+
+def perception_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``FEAPipeline`` keyword arguments from :func:`add_perception_arguments`' flags."""
+    out: dict[str, Any] = {
+        stage: None if getattr(args, stage) in ("none", "") else getattr(args, stage)
+        for stage in _PERCEPTION_FLAGS
+    }
+    out["model_dir"] = args.model_dir
+    return out
 
 
 def pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -68,12 +91,9 @@ def pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ValueError(f"--reasoner-option needs KEY=VALUE, got {pair!r}")
         options[key.strip()] = value
-    out: dict[str, Any] = {
-        stage: None if getattr(args, stage) in ("none", "") else getattr(args, stage)
-        for stage in _STAGE_FLAGS
-    }
+    out = perception_options(args)
+    out["reasoner"] = None if args.reasoner in ("none", "") else args.reasoner
     out["reasoner_options"] = options
-    out["model_dir"] = args.model_dir
     out["expression_model"] = None if args.expression_model in ("none", "") else args.expression_model
     if args.max_faces is not None:
         out["max_faces"] = args.max_faces

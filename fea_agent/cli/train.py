@@ -3,6 +3,9 @@
 Each folder holds ``labels.csv`` (``file,label``, optional ``person`` for person-grouped validation, any other
 columns such as ``gender`` to break accuracy down by). Writes the model at exactly PATH (JSON) and its model card
 beside it (PATH with ``.md``); use it with ``--expression-model PATH``. A few thousand photos take minutes on a CPU.
+
+The model learns from what the chosen perception backends measure (``--landmarks``, ``--action-units``,
+``--appearance``, ...): train with the backends you will analyse with, and the model records them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fea_agent.cli._options import add_perception_arguments, perception_options
 from fea_agent.errors import FEAError
 
 
@@ -46,13 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-per-label", type=int, default=20, help="labels with fewer photos are not learned (default 20)"
     )
-    p.add_argument(
-        "--model-dir", type=Path, help="folder of perception model files (default $FEA_AGENT_MODEL_DIR)"
-    )
+    add_perception_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from fea_agent import FEAPipeline
     from fea_agent.expression.fit import FitSettings
     from fea_agent.expression.train import command_line, train
 
@@ -74,11 +77,8 @@ def run(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     pipeline = None
-    if args.model_dir is not None:
-        from fea_agent import FEAPipeline
-
-        pipeline = FEAPipeline(reasoner=None, expression_model=None, model_dir=args.model_dir)
     try:
+        pipeline = FEAPipeline(reasoner=None, expression_model=None, **perception_options(args))
         result = train(
             args.folders,
             args.out,

@@ -51,12 +51,13 @@ class Network:
 
 
 def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and scales, ignoring NaN (unmeasured); constant columns get scale 1."""
-    mean = np.nanmean(x, axis=0)
-    scale = np.nanstd(x, axis=0)
-    mean = np.where(np.isfinite(mean), mean, 0.0)
-    scale = np.where(np.isfinite(scale) & (scale > 1e-8), scale, 1.0)
-    return mean, scale
+    """Column means and scales, ignoring NaN (unmeasured); columns never measured (a model trained without an
+    appearance backend) get mean 0, constant columns scale 1."""
+    measured = np.isfinite(x)
+    count = np.maximum(measured.sum(axis=0), 1)
+    mean = np.where(measured, x, 0.0).sum(axis=0) / count
+    scale = np.sqrt(np.where(measured, (x - mean) ** 2, 0.0).sum(axis=0) / count)
+    return mean, np.where(scale > 1e-8, scale, 1.0)
 
 
 def class_weights(y: np.ndarray, k: int, balance: float) -> np.ndarray:

@@ -82,6 +82,8 @@ class ExpressionModel:
         self.log_prior = np.asarray(log_prior, dtype=np.float64)
         self._check()
         self._trained = np.array([EXPRESSION_LABELS.index(k) for k in header.trained_labels])
+        #: A model trained without an appearance backend never saw appearance columns: it ignores them.
+        self.uses_appearance = any(i.stage == "appearance" for i in header.inputs)
 
     def _check(self) -> None:
         h = self.header
@@ -153,8 +155,15 @@ class ExpressionModel:
 
     def features(self, face: Face, appearance: Any | None) -> np.ndarray | None:
         """The feature row for one face (see :func:`face_features`), None when the face has no mesh."""
+        if not self.uses_appearance:
+            appearance = None
         probabilities = getattr(appearance, "probabilities", None) if appearance is not None else None
-        if probabilities is None and face.expression is not None and face.expression.source == "appearance":
+        if (
+            probabilities is None
+            and self.uses_appearance
+            and face.expression is not None
+            and face.expression.source == "appearance"
+        ):
             probabilities = face.expression.probabilities
         embedding = getattr(appearance, "features", None) if appearance is not None else None
         if self.header.embedding and embedding is None:

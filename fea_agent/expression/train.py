@@ -107,7 +107,8 @@ def group_value(column: str, value: str) -> str:
 
 
 def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progress | None = None) -> None:
-    """Fill each sample's features from the pipeline's analysis of its photo (the largest face)."""
+    """Fill each sample's features from the pipeline's analysis of its photo (the largest face), with the
+    appearance backend's embedding when it gives one (:func:`fit_width` makes the rows one width)."""
     from fea_agent.errors import FEAError
 
     for i, s in enumerate(samples):
@@ -122,11 +123,12 @@ def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progre
         else:
             main = max(range(len(faces)), key=lambda j: faces[j].bbox.width * faces[j].bbox.height)
             look = analysis.appearance[main] if main < len(analysis.appearance) else None
+            embedding = look.features if look is not None else None
             row = face_features(
                 faces[main],
                 look.probabilities if look is not None else None,
-                look.features if look is not None else None,
-                with_embedding=True,
+                embedding,
+                with_embedding=embedding is not None,
             )
             if row is None:
                 s.why = "the landmarker found no face in the crop"
@@ -138,24 +140,24 @@ def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progre
             progress(folder.name, i + 1, len(samples))
 
 
-#: Backend -> the registry name of its model file, for the backends whose file is known here.
-_MODEL_FILES = {
-    "yunet": "yunet",
-    "mediapipe": "face_landmarker",
-    "mediapipe-tasks": "face_landmarker",
-    "fer": "fer",
-}
+def fit_width(row: np.ndarray, *, embedding: bool) -> np.ndarray:
+    """A feature row cut or padded (NaN: not measured) to the columns of a model with or without the embedding."""
+    n = len(feature_names(embedding=embedding))
+    return row[:n] if len(row) >= n else np.concatenate([row, np.full(n - len(row), np.nan)])
 
 
 def current_inputs(backends: dict[str, str | None]) -> list[InputModel]:
-    """What a pipeline with these backends (stage -> name) feeds the model, with the sha256 of model files."""
+    """What a pipeline with these backends (stage -> name) feeds the model, with the sha256 of model files
+    (the blendshape-to-AU formula is recorded by the digest of its calibration table)."""
+    from fea_agent.backends.registry import spec
     from fea_agent.models.registry import MODELS
 
     out = []
     for stage, backend in backends.items():
         if backend is None:
             continue
-        model = _MODEL_FILES.get(backend)
+        models = spec(stage, backend).models  # type: ignore[arg-type]
+        model = models[0] if models else None
         sha = MODELS[model].sha256 if model in MODELS else None
         if stage == "action_units" and backend == "blendshapes":
             sha = au_calibration_digest()
@@ -245,6 +247,13 @@ def train(
         "action_units": o.action_units,
         "appearance": o.appearance,
     }
+    if o.landmarks is None or o.action_units is None:
+        if own_pipeline:
+            pipeline.close()
+        raise ValueError(
+            "training needs a landmarks and an action-units backend: the model's features are measured on "
+            "the face mesh and its AUs"
+        )
     try:
         for folder in folders:
             rows = read_labels(folder)
@@ -255,6 +264,13 @@ def train(
             pipeline.close()
     log(f"analysed {len(samples)} photos in {time.perf_counter() - started:.0f} s")
 
+    # The embedding is an input when the appearance backend gives one (the FER CNN does; others do not).
+    embedding = any(
+        s.features is not None and len(s.features) > len(feature_names(embedding=False)) for s in samples
+    )
+    for s in samples:
+        if s.features is not None:
+            s.features = fit_width(s.features, embedding=embedding)
     with_face = [s for s in samples if s.features is not None]
     counts = Counter(s.label for s in with_face)
     trained = [k for k in EXPRESSION_LABELS if counts[k] >= min_per_label]
@@ -302,8 +318,8 @@ def train(
     header = ModelHeader(
         name=name or out.stem,
         feature_version=FEATURE_VERSION,
-        features=feature_names(embedding=True),
-        embedding=True,
+        features=feature_names(embedding=embedding),
+        embedding=embedding,
         labels=list(EXPRESSION_LABELS),
         trained_labels=trained,
         inputs=current_inputs(backends),
