@@ -113,6 +113,10 @@ async def test_resources_and_prompt(runtime: Runtime):
     assert any(a["code"] == "AU12" and a["muscle"] == "zygomaticus major" for a in catalogue)
     assert next(p for p in prototypes if p["label"] == "happiness")["core"] == ["AU12"]
     assert backends["active"]["detector"] == "yunet" and backends["devices"]["detector"] == "cpu"
+    model = backends["expression_model"]
+    assert model["name"] == "expression" and model["mismatches"] == []
+    assert model["inputs"]["appearance"] == "fer" and "happiness" in model["trained_labels"]
+    assert model["validation"]["frl-london"]["accuracy"] > 0.8
     listed = {(b["stage"], b["name"]) for b in backends["registered"]}
     assert {("detector", "yunet"), ("detector", "mediapipe"), ("reasoner", "facs")} <= listed
     text = prompt.messages[0].content.text

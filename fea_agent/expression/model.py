@@ -59,6 +59,20 @@ class ModelHeader(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict, description="Person-grouped validation numbers.")
 
 
+class ModelSummary(BaseModel):
+    """What a client needs to know about the expression model a server runs (the ``fea://backends`` resource)."""
+
+    name: str = Field(description="What results call it (expression.model): a registry name or a path.")
+    trained_labels: list[str] = Field(description="Labels it can answer; the others get probability 0.")
+    inputs: dict[str, str] = Field(description="Stage -> the backend its features were measured with.")
+    validation: dict[str, dict[str, float]] = Field(
+        description="Per training folder: person-grouped cross-validated accuracy and mean recall."
+    )
+    mismatches: list[str] = Field(
+        description="How this pipeline's backends differ from the training inputs; empty when they fit."
+    )
+
+
 class ExpressionModel:
     """Load with :meth:`load`; :meth:`predict_faces` labels perceived faces."""
 
@@ -132,6 +146,20 @@ class ExpressionModel:
             ):
                 out.append("the blendshape-to-AU calibration has changed since training")
         return out
+
+    def summary(self, backends: dict[str, str | None]) -> ModelSummary:
+        """The model in brief, checked against a pipeline's backends (stage -> name)."""
+        folders = self.header.metrics.get("folders", {})
+        return ModelSummary(
+            name=self.name,
+            trained_labels=list(self.header.trained_labels),
+            inputs={i.stage: i.backend for i in self.header.inputs},
+            validation={
+                folder: {k: m[k] for k in ("accuracy", "mean_recall_learned") if k in m}
+                for folder, m in folders.items()
+            },
+            mismatches=self.mismatches(backends),
+        )
 
     # -- inference -----------------------------------------------------------------------------------------
 

@@ -152,8 +152,9 @@ def _register_resources(server: FastMCP, runtime: Runtime) -> None:
         "fea://backends",
         name="backends",
         title="Backends of this server",
-        description="The backend each stage runs on this server and its device, then every registered "
-        "backend with whether it could run here and, if not, why.",
+        description="The backend each stage runs on this server and its device, the learned expression "
+        "model that gives the label (its inputs, validation numbers and whether it fits these backends), then "
+        "every registered backend with whether it could run here and, if not, why.",
         mime_type="application/json",
     )
     def backends() -> str:
@@ -166,10 +167,12 @@ def _register_resources(server: FastMCP, runtime: Runtime) -> None:
             stage: getattr(options, stage)
             for stage in ("detector", "landmarks", "action_units", "appearance", "reasoner")
         }
+        model = pipeline.expression_model
         return json.dumps(
             {
                 "active": active,
                 "devices": pipeline.devices,
+                "expression_model": model.summary(active).model_dump() if model is not None else None,
                 "registered": [b.model_dump() for b in describe_all()],
             },
             indent=1,
