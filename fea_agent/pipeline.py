@@ -487,7 +487,7 @@ class FEAPipeline:
         )
         if self.expression_model is not None:
             t = time.perf_counter()
-            answers = self.expression_model.predict_faces(faces, appearance or [None] * len(faces))
+            answers = self.expression_model.predict_faces(faces, appearance or [None] * len(faces), rgb)
             for face, answer in zip(faces, answers, strict=True):
                 if answer is not None:
                     face.expression = answer

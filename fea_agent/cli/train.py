@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"favours rare labels further, trading accuracy for mean recall (default {d.prior_strength})",
     )
     p.add_argument(
+        "--folder-balance",
+        type=float,
+        default=d.folder_balance,
+        help="with several folders, a photo weighs (photos of its label / photos of its label in its folder) "
+        f"to this power: 0 counts photos, 1 gives each folder's labels equal say (default {d.folder_balance})",
+    )
+    p.add_argument(
         "--min-per-label", type=int, default=20, help="labels with fewer photos are not learned (default 20)"
     )
     add_perception_arguments(p)
@@ -64,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"fea-agent train: {folder / 'labels.csv'} not found", file=sys.stderr)
             return 2
     settings = FitSettings(
-        hidden=args.hidden, l2=args.l2, epochs=args.epochs, prior_strength=args.prior_strength, seed=args.seed
+        hidden=args.hidden,
+        l2=args.l2,
+        epochs=args.epochs,
+        prior_strength=args.prior_strength,
+        folder_balance=args.folder_balance,
+        seed=args.seed,
     )
     last: dict[str, int] = {}
 

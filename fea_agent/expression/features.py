@@ -1,6 +1,6 @@
 """The per-face feature vector the learned expression model reads: what perception already measured, in numbers.
 
-Version 1 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_names` lists every column):
+Version 2 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_names` lists every column):
 
 - ``bs:<name>``: MediaPipe's 52 blendshape scores (0-1), in sorted name order;
 - ``au_p:<AU>`` and ``au_i:<AU>``: the AU probabilities (0-1) and intensities (0-5, divided by 5) of
@@ -9,6 +9,9 @@ Version 1 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_
   between the outer eye corners, so that face size, position and head rotation drop out;
 - ``pose:<yaw|pitch|roll>``: head pose in degrees / 45 and their absolute values (a turned head changes what the
   other features mean);
+- ``tex:<patch>:<i>``: the skin's texture at the lip corners, cheeks and lower lip
+  (:mod:`fea_agent.expression.texture`), which shows closed-lip smiles that the mesh and the small appearance
+  CNN miss;
 - ``proto:<label>``: the log of the FACS prototypes' distribution over the eight labels
   (:func:`fea_agent.reasoning.facs.au_view`: all core AUs needed, supporting ones add, contradicting ones
   subtract), a non-linear summary of the AUs a linear model cannot form itself;
@@ -17,8 +20,9 @@ Version 1 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_
 - ``emb:<i>``: the appearance CNN's penultimate embedding (128 numbers for the FER CNN), when the model uses it.
 
 A face without a mesh has no vector (the quality gate makes it abstain anyway). A face without an appearance
-output gets the training means for the appearance columns (after standardisation: zeros), so the model falls
-back on the AU evidence alone.
+output (or without the image, for the texture) gets the training means for those columns (after
+standardisation: zeros), so the model falls back on the other evidence. The embedding columns come last, so a
+row without them is a prefix of one with them.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ from dataclasses import asdict
 
 import numpy as np
 
+from fea_agent.expression.texture import TEXTURE_SIZE, mouth_texture, texture_names
 from fea_agent.perception.expression import FER_LABELS
 from fea_agent.perception.face_mesh import BLENDSHAPE_NAMES
 from fea_agent.results import EXPRESSION_LABELS, Face
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"
 
 #: MediaPipe's 52 blendshape names (ARKit's 51 and ``_neutral``), sorted (the blendshape model's own order).
 BLENDSHAPES: tuple[str, ...] = tuple(sorted(BLENDSHAPE_NAMES))
@@ -168,6 +173,7 @@ def feature_names(*, embedding: bool) -> list[str]:
     names += [f"pose:{a}" for a in ("yaw", "pitch", "roll")] + [
         f"pose:abs_{a}" for a in ("yaw", "pitch", "roll")
     ]
+    names += texture_names()
     names += [f"proto:{label}" for label in EXPRESSION_LABELS]
     names += [f"app:{label}" for label in APPEARANCE_LABELS]
     names += [f"pool:{label}" for label in EXPRESSION_LABELS]
@@ -182,9 +188,11 @@ def face_features(
     embedding: np.ndarray | None = None,
     *,
     with_embedding: bool,
+    rgb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, bool] | None:
     """The feature vector of one face and whether its appearance columns were measured (False: they are NaN,
-    for the model to fill in); None when the face has no mesh (no landmarks, blendshapes or AUs)."""
+    for the model to fill in); None when the face has no mesh (no landmarks, blendshapes or AUs). ``rgb`` is
+    the image the face's landmarks are in, for the texture columns (NaN without it)."""
     from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
     from fea_agent.reasoning.facs import au_view, fuse
 
@@ -200,6 +208,8 @@ def face_features(
         geometry(np.asarray(face.landmarks, dtype=np.float64)).tolist(),
         [a / 45.0 for a in angles] + [abs(a) / 45.0 for a in angles],
     ]
+    texture = mouth_texture(rgb, np.asarray(face.landmarks)) if rgb is not None else None
+    parts.append(texture.tolist() if texture is not None else [math.nan] * TEXTURE_SIZE)
     prototypes = au_view({a.code: a.probability for a in face.aus})
     parts.append([math.log(max(prototypes[k], 1e-4)) for k in EXPRESSION_LABELS])
     measured = bool(appearance_probabilities) and (embedding is not None or not with_embedding)

@@ -4,6 +4,7 @@ folds, temperature scaling and the prior correction. Seeded: the same data and s
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ class FitSettings:
     """How a model is fitted; the defaults are those of the shipped model."""
 
     hidden: int = 0  # 0: logistic regression
-    l2: float = 3e-2  # weight decay on the standardised inputs
+    l2: float = 0.1  # weight decay on the standardised inputs
     epochs: int = 600
     learning_rate: float = 0.05
     #: 1: every class weighs the same in the loss (balanced); 0: as often as it occurs. In between: counts^-power.
@@ -32,6 +33,10 @@ class FitSettings:
     #: Share of the training prior put back at prediction time (0: balanced answers, 1: the training mix;
     #: below 0 favours the rare labels further, trading accuracy for mean recall).
     prior_strength: float = -0.1
+    #: Training on several folders: a photo weighs (photos of its label / photos of its label in its folder)
+    #: ** folder_balance. 0: as many photos, as much say; 1: a folder's photos of a label weigh as much as
+    #: another folder's, however few; 0.5: a small, cleanly labelled set counts more than its size.
+    folder_balance: float = 0.5
     seed: int = 0
 
 
@@ -66,6 +71,16 @@ def class_weights(y: np.ndarray, k: int, balance: float) -> np.ndarray:
     per_class = np.where(counts > 0, np.maximum(counts, 1.0) ** -balance, 0.0)
     w = per_class[y]
     return w / w.mean()
+
+
+def folder_weights(folders: Sequence[str], y: np.ndarray, power: float) -> np.ndarray:
+    """Per-sample weights (see ``FitSettings.folder_balance``); all 1 when the photos come from one folder."""
+    cells = [f"{f}\0{label}" for f, label in zip(folders, y.tolist(), strict=True)]
+    per_cell = Counter(cells)
+    per_label = Counter(y.tolist())
+    return np.array(
+        [(per_label[label] / per_cell[c]) ** power for c, label in zip(cells, y.tolist(), strict=True)]
+    )
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -181,8 +181,11 @@ class ExpressionModel:
         out[:, self._trained] = z
         return out
 
-    def features(self, face: Face, appearance: Any | None) -> np.ndarray | None:
-        """The feature row for one face (see :func:`face_features`), None when the face has no mesh."""
+    def features(
+        self, face: Face, appearance: Any | None, rgb: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """The feature row for one face (see :func:`face_features`; ``rgb`` is the image its landmarks are in),
+        None when the face has no mesh."""
         if not self.uses_appearance:
             appearance = None
         probabilities = getattr(appearance, "probabilities", None) if appearance is not None else None
@@ -196,12 +199,15 @@ class ExpressionModel:
         embedding = getattr(appearance, "features", None) if appearance is not None else None
         if self.header.embedding and embedding is None:
             probabilities = None  # half an appearance view is not the one the model learned: use neither
-        row = face_features(face, probabilities, embedding, with_embedding=self.header.embedding)
+        row = face_features(face, probabilities, embedding, with_embedding=self.header.embedding, rgb=rgb)
         return None if row is None else row[0]
 
-    def predict_faces(self, faces: list[Face], appearance: Sequence[Any | None]) -> list[Expression | None]:
-        """One fused expression per face (None for a face without a mesh), in the order given."""
-        rows = [self.features(f, a) for f, a in zip(faces, appearance, strict=True)]
+    def predict_faces(
+        self, faces: list[Face], appearance: Sequence[Any | None], rgb: np.ndarray | None = None
+    ) -> list[Expression | None]:
+        """One fused expression per face (None for a face without a mesh), in the order given; ``rgb``: the
+        image the faces were found in (without it the texture columns count as unmeasured)."""
+        rows = [self.features(f, a, rgb) for f, a in zip(faces, appearance, strict=True)]
         present = [i for i, r in enumerate(rows) if r is not None]
         out: list[Expression | None] = [None] * len(faces)
         if not present:

@@ -31,8 +31,10 @@ import numpy as np
 from fea_agent.expression.features import FEATURE_VERSION, au_calibration_digest, face_features, feature_names
 from fea_agent.expression.fit import (
     FitSettings,
+    Network,
     fit_network,
     fit_temperature,
+    folder_weights,
     grouped_folds,
     log_prior,
 )
@@ -129,6 +131,7 @@ def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progre
                 look.probabilities if look is not None else None,
                 embedding,
                 with_embedding=embedding is not None,
+                rgb=analysis.rgb,
             )
             if row is None:
                 s.why = "the landmarker found no face in the crop"
@@ -285,6 +288,11 @@ def train(
     x = np.stack([s.features for s in fit_rows])
     y = np.array([trained.index(s.label) for s in fit_rows])
     k = len(trained)
+    row_folder = np.array([s.folder for s in fit_rows])
+
+    def fit(rows: np.ndarray) -> Network:
+        weights = folder_weights(row_folder[rows].tolist(), y[rows], settings.folder_balance)
+        return fit_network(x[rows], y[rows], k, settings, sample_weight=weights)
 
     # Person-grouped cross-validation: every photo is answered by a model that never saw its person.
     fold = grouped_folds([s.person for s in samples], folds, settings.seed)
@@ -295,7 +303,7 @@ def train(
     for f in range(folds):
         log(f"fold {f + 1}/{folds}")
         train_rows = row_fold != f
-        net = fit_network(x[train_rows], y[train_rows], k, settings)
+        net = fit(train_rows)
         oof[~train_rows] = net.logits(x[~train_rows])
         for s in samples:  # every held-out photo with a face, also those of labels not learned
             if fold_of[id(s)] == f and s.features is not None:
@@ -314,7 +322,7 @@ def train(
     metrics["temperature"] = round(temperature, 4)
     metrics["not_learned"] = skipped
 
-    final = fit_network(x, y, k, settings)
+    final = fit(np.ones(len(fit_rows), dtype=bool))
     header = ModelHeader(
         name=name or out.stem,
         feature_version=FEATURE_VERSION,
@@ -364,14 +372,21 @@ def model_card(model: ExpressionModel, path: Path) -> str:
     """The markdown card: what the model is, what it was trained on, how to reproduce it, what it measured."""
     h = model.header
     m = h.metrics
+    backends = {i.stage: i.backend for i in h.inputs}
+    appearance = (
+        f"the FACS prototypes' distribution alone and pooled with the {backends['appearance']!r} appearance "
+        f"classifier's, its probabilities{' and embedding' if h.embedding else ''}"
+        if "appearance" in backends
+        else "the FACS prototypes' distribution (no appearance classifier)"
+    )
     lines = [
         f"# Expression model `{h.name}`",
         "",
         f"A {'logistic regression' if not h.hidden else f'one-hidden-layer MLP ({h.hidden} units)'} over "
-        f"{len(h.features)} per-face features (feature version {h.feature_version}: MediaPipe blendshapes, AU "
-        "probabilities and intensities, head-frame landmark geometry, head pose, the FACS prototypes' distribution "
-        "alone and pooled with appearance, the FER CNN's probabilities and embedding; see "
-        "`fea_agent/expression/features.py`), class-balanced, temperature-calibrated "
+        f"{len(h.features)} per-face features (feature version {h.feature_version}: blendshapes, AU "
+        "probabilities and intensities, head-frame landmark geometry, head pose, the skin's texture at the lip "
+        f"corners, cheeks and lower lip, {appearance}; see `fea_agent/expression/features.py`), class-balanced "
+        f"(folders weighted by `folder_balance`), temperature-calibrated "
         f"(T = {h.temperature:.3f}). Output: a distribution over {', '.join(h.labels)}; learned labels: "
         f"{', '.join(h.trained_labels)} (the others get probability 0).",
         "",

@@ -103,8 +103,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="920e0ae40a4a555b6c9e752ce53eb1439832ba0370955ff3ef9cb54a358c1e35",
-            size=28_962,
+            sha256="6f09f348526b66be303eb7b6ed78cfee3dc779d75155656f619942435bb2c3f9",
+            size=69_683,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",
