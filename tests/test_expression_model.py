@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FRL, TINY_FACE, needs_shared
+from conftest import FRL, NEUTRAL_FACE, TINY_FACE, needs_shared
 
 from fea_agent.errors import ModelFileError
 from fea_agent.expression.features import FEATURE_VERSION, feature_names, geometry, head_frame
@@ -117,12 +117,13 @@ def test_neutral_and_smiling_portraits_and_their_texts(pipeline) -> None:
 @needs_shared
 def test_model_costs_under_a_millisecond_a_face(astronaut, pipeline, shipped) -> None:
     analysis = pipeline.run(astronaut, reasoner=None)
-    faces, looks = analysis.faces, analysis.appearance
-    shipped.predict_faces(faces, looks)
+    faces, looks, rgb = analysis.faces, analysis.appearance, analysis.rgb
+    (answer,) = shipped.predict_faces(faces, looks, rgb)  # features, the mouth texture included
+    assert answer.label == "happiness"
     runs = []
     for _ in range(20):
         started = time.perf_counter()
-        shipped.predict_faces(faces, looks)
+        shipped.predict_faces(faces, looks, rgb)
         runs.append(time.perf_counter() - started)
     assert sorted(runs)[len(runs) // 2] < 1e-3
 
@@ -230,3 +231,26 @@ def test_train_refuses_backends_that_measure_no_features(tmp_path, capsys) -> No
         assert main(["train", str(tmp_path), "--out", str(tmp_path / "m.json"), flag, "none"]) == 2
         assert why in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_mouth_texture_is_measured_in_face_units(astronaut, pipeline) -> None:
+    """The texture follows the face, not the photo: the same face larger, or turned in the image plane, gives
+    nearly the same numbers; another expression's mouth gives others."""
+    import cv2
+
+    from fea_agent.expression.texture import TEXTURE_SIZE, mouth_texture
+
+    def texture(rgb: np.ndarray) -> np.ndarray:
+        (face,) = pipeline.run(rgb, reasoner=None).faces
+        return mouth_texture(rgb, np.asarray(face.landmarks))
+
+    rgb = pipeline.run(astronaut, reasoner=None).rgb
+    base = texture(rgb)
+    assert base.shape == (TEXTURE_SIZE,) and np.isfinite(base).all() and base.max() > 0
+    bigger = texture(cv2.resize(rgb, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC))
+    turn = cv2.getRotationMatrix2D((256, 256), 12, 1.0)
+    turned = texture(cv2.warpAffine(rgb, turn, (512, 512), borderMode=cv2.BORDER_REFLECT))
+    neutral = texture(pipeline.run(NEUTRAL_FACE, reasoner=None).rgb)
+    for same in (bigger, turned):
+        assert np.corrcoef(base, same)[0, 1] > 0.9
+    assert np.corrcoef(base, neutral)[0, 1] < min(np.corrcoef(base, s)[0, 1] for s in (bigger, turned))

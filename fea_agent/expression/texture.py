@@ -26,6 +26,8 @@ PATCHES: tuple[tuple[str, int, int], ...] = (
 _CENTRES = [i for _, right, left in PATCHES for i in (right, left)]
 _EYE_OUT_R, _EYE_OUT_L = 33, 263
 ALIGNED_SIDE = 256
+#: The rows of the aligned face that the patches can reach (the mouth region; eyes are at row 88).
+_BAND = (88, 256)
 EYE_SPAN = 112.0  # pixels between the outer eye corners in the aligned face
 _EYES_AT = np.float32([[72.0, 88.0], [184.0, 88.0]])
 #: Side of the area around a landmark, in aligned pixels, and the side it is resampled to for HOG.
@@ -52,16 +54,18 @@ def mouth_texture(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
     align, _ = cv2.estimateAffinePartial2D(eyes, _EYES_AT)
     if align is None:
         return None
-    face = cv2.warpAffine(rgb, align, (ALIGNED_SIDE, ALIGNED_SIDE), flags=cv2.INTER_AREA)
+    # Only the band of the aligned face that the patches cover is resampled (rows _BAND[0] to _BAND[1]).
+    band = align.copy()
+    band[1, 2] -= _BAND[0]
+    face = cv2.warpAffine(rgb, band, (ALIGNED_SIDE, _BAND[1] - _BAND[0]), flags=cv2.INTER_AREA)
     gray = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
-    centres = points[_CENTRES]
-    aligned = centres @ align[:, :2].T.astype(np.float32) + align[:, 2].astype(np.float32)
-    out = []
-    for i in range(len(PATCHES)):
-        a = _HOG.compute(_patch(gray, aligned[2 * i], mirror=False)).ravel()
-        b = _HOG.compute(_patch(gray, aligned[2 * i + 1], mirror=True)).ravel()
-        out.append((a + b) / 2.0)
-    return np.concatenate(out).astype(np.float64)
+    centres = points[_CENTRES] @ band[:, :2].T.astype(np.float32) + band[:, 2].astype(np.float32)
+    # The patches side by side in one strip, one HOG call for all (the call's overhead dominates its cost).
+    strip = np.empty((PATCH_SIDE, PATCH_SIDE * len(centres)), dtype=np.uint8)
+    for i, centre in enumerate(centres):
+        strip[:, i * PATCH_SIDE : (i + 1) * PATCH_SIDE] = _patch(gray, centre, mirror=i % 2 == 1)
+    hog = _HOG.compute(strip, winStride=(PATCH_SIDE, PATCH_SIDE)).reshape(len(centres), PER_PATCH)
+    return ((hog[0::2] + hog[1::2]) / 2.0).ravel().astype(np.float64)
 
 
 def _patch(gray: np.ndarray, centre: np.ndarray, *, mirror: bool) -> np.ndarray:

@@ -103,8 +103,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="6f09f348526b66be303eb7b6ed78cfee3dc779d75155656f619942435bb2c3f9",
-            size=69_683,
+            sha256="bf20ac1d674086a4b663246d3b655e89511a4a61105c5b2061ddec8f00534918",
+            size=69_663,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",
