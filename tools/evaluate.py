@@ -441,7 +441,9 @@ def build_analyser(pipeline: Any, model: Any | None = None) -> tuple[Callable[[P
         analysis = pipeline.run(path, source=str(path), reasoner=None)
         if model is not None and analysis.faces:
             for face, answer in zip(
-                analysis.faces, model.predict_faces(analysis.faces, analysis.appearance), strict=True
+                analysis.faces,
+                model.predict_faces(analysis.faces, analysis.appearance, analysis.rgb),
+                strict=True,
             ):
                 answers[id(face)] = answer.label if answer is not None and answer.label else NO_FACE
         return analysis.faces
