@@ -254,3 +254,16 @@ def test_mouth_texture_is_measured_in_face_units(astronaut, pipeline) -> None:
     for same in (bigger, turned):
         assert np.corrcoef(base, same)[0, 1] > 0.9
     assert np.corrcoef(base, neutral)[0, 1] < min(np.corrcoef(base, s)[0, 1] for s in (bigger, turned))
+
+
+def test_folder_balance_lifts_a_small_folder_and_leaves_one_folder_alone() -> None:
+    from fea_agent.expression.fit import folder_weights
+
+    y = np.array([0] * 100 + [1] * 100 + [0] * 4 + [1] * 4)
+    folders = ["wild"] * 200 + ["studio"] * 8
+    assert np.allclose(folder_weights(["wild"] * 208, y, 0.5), 1.0)  # one folder: class balance alone
+    w = folder_weights(folders, y, 0.5)
+    assert np.allclose(w[:200], (104 / 100) ** 0.5) and np.allclose(w[200:], (104 / 4) ** 0.5)
+    assert np.allclose(folder_weights(folders, y, 0.0), 1.0)
+    full = folder_weights(folders, y, 1.0)  # each folder's photos of a label weigh as much in total
+    assert np.isclose(full[:100].sum(), full[200:204].sum())
