@@ -221,3 +221,28 @@ def test_playlists_stills_and_huge_frames_are_not_decoded_as_video(tmp_path: Pat
     with pytest.raises(InvalidInputError, match="above the limit of 100,000"):
         VideoReader(VIDEO, max_pixels=100_000)
     assert VideoReader(VIDEO).width == 640
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@needs_shared
+def test_a_video_is_read_from_the_file_that_was_checked_and_closed_after(tmp_path: Path):
+    """The reader holds the checked file open and FFmpeg reads it through the descriptor: swapping the path for
+    a FIFO or a playlist after the check changes nothing; no descriptor is left open."""
+    before = _open_fds()
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(VIDEO.read_bytes())
+    reader = VideoReader(clip, max_frames=3, prefetch=0)
+    clip.unlink()
+    os.mkfifo(clip)  # would block FFmpeg forever if it opened the path again
+    frames = list(reader)
+    assert [f.index for f in frames] == [0, 1, 2] and frames[0].rgb.shape == (360, 640, 3)
+    reader.close()
+    for bad in (clip, tmp_path / "missing.mp4"):
+        with pytest.raises(InvalidInputError):
+            VideoReader(bad)
+    with VideoReader(VIDEO, max_frames=1) as held:
+        assert len(list(held)) == 1
+    assert _open_fds() == before

@@ -99,9 +99,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.out:
             output_format(args.out)
-        VideoReader(
-            args.video, stride=args.stride, max_frames=args.max_frames
-        )  # a bad file fails before loading
+        # A bad file fails before the models load.
+        VideoReader(args.video, stride=args.stride, max_frames=args.max_frames).close()
         pipeline = FEAPipeline(**pipeline_options(args))
     except (FEAError, ValueError) as exc:
         print(f"fea-agent video: {exc}", file=sys.stderr)

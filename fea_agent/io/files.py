@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import stat
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,40 @@ def open_regular(
         yield fd, info.st_size
     finally:
         os.close(fd)
+
+
+class HeldFile:
+    """A regular file opened once and held open, for readers that open files by name themselves (FFmpeg).
+
+    ``reader_path`` names the open descriptor (``/proc/self/fd/N``, or ``/dev/fd/N``): a reader that opens it
+    gets the very file that was checked, even if the path now names another one (a FIFO or device swapped in
+    after the check). Where the system has neither, it is the checked path. Closed by :meth:`close`, on exit
+    from ``with``, or when garbage-collected.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES
+    ) -> None:
+        with open_regular(path, label=label, max_bytes=max_bytes) as (fd, size):
+            self.fd = os.dup(fd)
+        self.size = size
+        self.path = expand_path(path, label)
+        self._close = weakref.finalize(self, os.close, self.fd)
+        by_fd = [Path(f"/proc/self/fd/{self.fd}"), Path(f"/dev/fd/{self.fd}")]
+        self.reader_path = str(next((p for p in by_fd if p.exists()), self.path))
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes (at most)."""
+        return os.pread(self.fd, n, 0)
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> HeldFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def check_regular(

@@ -172,6 +172,7 @@ def _frames(
                 progress(done, total)
     finally:
         tracker.close()
+        reader.close()
 
 
 def _with_next(frames: Iterable[Frame]) -> Iterator[tuple[Frame, Frame | None]]:

@@ -7,6 +7,8 @@ video OpenCV cannot decode (a truncated container), one above the pixel limit, a
 Only files that start like a video container reach FFmpeg (see :func:`container_of`): FFmpeg picks its
 demuxer from the content, not the name, and its playlist and list demuxers (HLS ``.m3u8``, ``ffconcat``,
 DASH, SDP) open the files and URLs the text names, which would read outside the folder an MCP server allows.
+The file is opened once, checked on the open descriptor and held open; FFmpeg reads it through the descriptor
+(:class:`~fea_agent.io.files.HeldFile`), so a file swapped in at the same path after the check is never read.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from fea_agent._native import quiet_stderr
 from fea_agent.errors import InvalidInputError
-from fea_agent.io.files import check_regular
+from fea_agent.io.files import HeldFile
 from fea_agent.io.images import MAX_PIXELS
 
 #: Video files are not read into memory, so their size is not limited (FFmpeg streams them).
@@ -107,17 +109,24 @@ class VideoReader:
         self.prefetch = prefetch
         if self.path.suffix.lower() in IMAGE_EXTENSIONS:
             raise InvalidInputError(f"{self.path}: is a still image, not a video; analyse it with analyze()")
-        self.path = check_regular(self.path, label=str(path), max_bytes=_ANY_SIZE)
-        with open(self.path, "rb") as file:
-            head = file.read(256)
-        if container_of(head) is None:
+        self._file = HeldFile(self.path, label=str(path), max_bytes=_ANY_SIZE)
+        try:
+            self._probe(path, max_pixels)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _probe(self, path: str | os.PathLike[str], max_pixels: int) -> None:
+        """Check that the held file is a decodable video within the pixel limit; read its header fields."""
+        self.path = self._file.path
+        if container_of(self._file.head(256)) is None:
             raise InvalidInputError(
                 f"{path}: not a video (the file does not start like an MP4, MOV, MKV/WebM, AVI, MPEG, "
                 "FLV, WMV or Ogg container; playlists and still images are refused)"
             )
         # FFmpeg complains on stderr about files that are not video; the error below says it in one line.
         with quiet_stderr():
-            capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+            capture = cv2.VideoCapture(self._file.reader_path, cv2.CAP_FFMPEG)
             try:
                 opened = capture.isOpened()
                 self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) if opened else 0.0
@@ -141,6 +150,16 @@ class VideoReader:
             raise InvalidInputError(f"{path}: the video has no frames that can be decoded")
         #: Frames in the container as its header says (None when it does not say); may be slightly off.
         self.frame_count: int | None = count if count > 0 else None
+
+    def close(self) -> None:
+        """Close the held file (also done when the reader is garbage-collected)."""
+        self._file.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def duration_s(self) -> float | None:
@@ -197,7 +216,7 @@ class VideoReader:
             thread.join(timeout=5)
 
     def _decode(self, stop: threading.Event) -> Iterator[Frame]:
-        capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        capture = cv2.VideoCapture(self._file.reader_path, cv2.CAP_FFMPEG)
         if not capture.isOpened():
             raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
         try:
