@@ -199,16 +199,17 @@ def face_features(
     if not face.landmarks or not face.blendshapes or not face.aus:
         return None
     aus = {a.code: a for a in face.aus}
+    landmarks = np.asarray(face.landmarks, dtype=np.float64)  # once: 478 points from a list of lists
     pose = face.head_pose
     angles = [pose.yaw, pose.pitch, pose.roll] if pose is not None else [0.0, 0.0, 0.0]
     parts = [
         [face.blendshapes.get(b, 0.0) for b in BLENDSHAPES],
         [aus[c].probability if c in aus else 0.0 for c in AU_FROM_BLENDSHAPES],
         [aus[c].intensity / 5.0 if c in aus else 0.0 for c in AU_FROM_BLENDSHAPES],
-        geometry(np.asarray(face.landmarks, dtype=np.float64)).tolist(),
+        geometry(landmarks).tolist(),
         [a / 45.0 for a in angles] + [abs(a) / 45.0 for a in angles],
     ]
-    texture = mouth_texture(rgb, np.asarray(face.landmarks)) if rgb is not None else None
+    texture = mouth_texture(rgb, landmarks) if rgb is not None else None
     parts.append(texture.tolist() if texture is not None else [math.nan] * TEXTURE_SIZE)
     prototypes = au_view({a.code: a.probability for a in face.aus})
     parts.append([math.log(max(prototypes[k], 1e-4)) for k in EXPRESSION_LABELS])
