@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fea_agent.backends.base import AppearanceOutput, Detection, FaceMesh
+from fea_agent.backends.registry import STAGES
 from fea_agent.errors import FEAError, InvalidInputError
 from fea_agent.io.images import MAX_PIXELS, ImageInput, LoadedImage, load_image
 from fea_agent.results import BoundingBox, Expression, Face, Gaze, HeadPose, ImageInfo, ImageResult
@@ -103,6 +104,11 @@ class PipelineOptions(BaseModel):
         if value is None or str(value).strip().lower() in ("", "none"):
             return None
         return str(value)
+
+    @property
+    def backends(self) -> dict[str, str | None]:
+        """Stage -> the backend it runs (None: the stage is off), in pipeline order."""
+        return {stage: getattr(self, stage) for stage in STAGES}
 
 
 @dataclass
@@ -187,14 +193,7 @@ class FEAPipeline:
                 model.name,
             )
             return None
-        mismatches = model.mismatches(
-            {
-                "detector": o.detector,
-                "landmarks": o.landmarks,
-                "action_units": o.action_units,
-                "appearance": o.appearance,
-            }
-        )
+        mismatches = model.mismatches(o.backends)
         if mismatches:
             logger.warning(
                 "expression model %s was trained on other inputs (%s): its answers are not calibrated for "
@@ -207,14 +206,8 @@ class FEAPipeline:
     @property
     def devices(self) -> dict[str, str]:
         """Stage -> the device its backend runs on, for the stages that run."""
-        stages = {
-            "detector": self.detector,
-            "landmarks": self.landmarks,
-            "action_units": self.action_units,
-            "appearance": self.appearance,
-            "reasoner": self.reasoner,
-        }
-        return {k: getattr(b, "device", "cpu") or "cpu" for k, b in stages.items() if b is not None}
+        loaded = {stage: getattr(self, stage) for stage in STAGES}
+        return {k: getattr(b, "device", "cpu") or "cpu" for k, b in loaded.items() if b is not None}
 
     @property
     def device(self) -> str:

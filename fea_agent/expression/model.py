@@ -96,8 +96,10 @@ class ExpressionModel:
         self.log_prior = np.asarray(log_prior, dtype=np.float64)
         self._check()
         self._trained = np.array([EXPRESSION_LABELS.index(k) for k in header.trained_labels])
+        #: Stage -> the backend the features were measured with when it was trained.
+        self.input_backends = {i.stage: i.backend for i in header.inputs}
         #: A model trained without an appearance backend never saw appearance columns: it ignores them.
-        self.uses_appearance = any(i.stage == "appearance" for i in header.inputs)
+        self.uses_appearance = "appearance" in self.input_backends
 
     def _check(self) -> None:
         h = self.header
@@ -153,7 +155,7 @@ class ExpressionModel:
         return ModelSummary(
             name=self.name,
             trained_labels=list(self.header.trained_labels),
-            inputs={i.stage: i.backend for i in self.header.inputs},
+            inputs=self.input_backends,
             validation={
                 folder: {k: m[k] for k in ("accuracy", "mean_recall_learned") if k in m}
                 for folder, m in folders.items()
@@ -186,19 +188,18 @@ class ExpressionModel:
     ) -> np.ndarray | None:
         """The feature row for one face (see :func:`face_features`; ``rgb`` is the image its landmarks are in),
         None when the face has no mesh."""
-        if not self.uses_appearance:
-            appearance = None
-        probabilities = getattr(appearance, "probabilities", None) if appearance is not None else None
-        if (
-            probabilities is None
-            and self.uses_appearance
-            and face.expression is not None
-            and face.expression.source == "appearance"
-        ):
-            probabilities = face.expression.probabilities
-        embedding = getattr(appearance, "features", None) if appearance is not None else None
-        if self.header.embedding and embedding is None:
-            probabilities = None  # half an appearance view is not the one the model learned: use neither
+        probabilities = embedding = None
+        if self.uses_appearance:
+            probabilities = getattr(appearance, "probabilities", None)
+            if (
+                probabilities is None
+                and face.expression is not None
+                and face.expression.source == "appearance"
+            ):
+                probabilities = face.expression.probabilities
+            embedding = getattr(appearance, "features", None)
+            if self.header.embedding and embedding is None:
+                probabilities = None  # half an appearance view is not the one the model learned: use neither
         row = face_features(face, probabilities, embedding, with_embedding=self.header.embedding, rgb=rgb)
         return None if row is None else row[0]
 

@@ -26,10 +26,11 @@ PATCHES: tuple[tuple[str, int, int], ...] = (
 _CENTRES = [i for _, right, left in PATCHES for i in (right, left)]
 _EYE_OUT_R, _EYE_OUT_L = 33, 263
 ALIGNED_SIDE = 256
-#: The rows of the aligned face that the patches can reach (the mouth region; eyes are at row 88).
-_BAND = (88, 256)
 EYE_SPAN = 112.0  # pixels between the outer eye corners in the aligned face
-_EYES_AT = np.float32([[72.0, 88.0], [184.0, 88.0]])
+_EYE_ROW = 88
+_EYES_AT = np.float32([[(ALIGNED_SIDE - EYE_SPAN) / 2, _EYE_ROW], [(ALIGNED_SIDE + EYE_SPAN) / 2, _EYE_ROW]])
+#: The rows of the aligned face that the patches can reach (the mouth region, below the eyes).
+_BAND = (_EYE_ROW, ALIGNED_SIDE)
 #: Side of the area around a landmark, in aligned pixels, and the side it is resampled to for HOG.
 PATCH_SPAN = 64.0
 PATCH_SIDE = 48

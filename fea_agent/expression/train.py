@@ -143,9 +143,9 @@ def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progre
             progress(folder.name, i + 1, len(samples))
 
 
-def fit_width(row: np.ndarray, *, embedding: bool) -> np.ndarray:
-    """A feature row cut or padded (NaN: not measured) to the columns of a model with or without the embedding."""
-    n = len(feature_names(embedding=embedding))
+def fit_width(row: np.ndarray, n: int) -> np.ndarray:
+    """A feature row cut or padded (NaN: not measured) to ``n`` columns: rows with and without the embedding
+    (the last columns) made one width."""
     return row[:n] if len(row) >= n else np.concatenate([row, np.full(n - len(row), np.nan)])
 
 
@@ -243,21 +243,13 @@ def train(
         from fea_agent import FEAPipeline
 
         pipeline = FEAPipeline(reasoner=None, expression_model=None)
-    o = pipeline.options
-    backends = {
-        "detector": o.detector,
-        "landmarks": o.landmarks,
-        "action_units": o.action_units,
-        "appearance": o.appearance,
-    }
-    if o.landmarks is None or o.action_units is None:
-        if own_pipeline:
-            pipeline.close()
-        raise ValueError(
-            "training needs a landmarks and an action-units backend: the model's features are measured on "
-            "the face mesh and its AUs"
-        )
+    backends = {stage: b for stage, b in pipeline.options.backends.items() if stage != "reasoner"}
     try:
+        if backends["landmarks"] is None or backends["action_units"] is None:
+            raise ValueError(
+                "training needs a landmarks and an action-units backend: the model's features are measured "
+                "on the face mesh and its AUs"
+            )
         for folder in folders:
             rows = read_labels(folder)
             extract(folder, rows, pipeline, progress)
@@ -268,12 +260,11 @@ def train(
     log(f"analysed {len(samples)} photos in {time.perf_counter() - started:.0f} s")
 
     # The embedding is an input when the appearance backend gives one (the FER CNN does; others do not).
-    embedding = any(
-        s.features is not None and len(s.features) > len(feature_names(embedding=False)) for s in samples
-    )
+    width = {e: len(feature_names(embedding=e)) for e in (False, True)}
+    embedding = any(s.features is not None and len(s.features) > width[False] for s in samples)
     for s in samples:
         if s.features is not None:
-            s.features = fit_width(s.features, embedding=embedding)
+            s.features = fit_width(s.features, width[embedding])
     with_face = [s for s in samples if s.features is not None]
     counts = Counter(s.label for s in with_face)
     trained = [k for k in EXPRESSION_LABELS if counts[k] >= min_per_label]
@@ -372,7 +363,7 @@ def model_card(model: ExpressionModel, path: Path) -> str:
     """The markdown card: what the model is, what it was trained on, how to reproduce it, what it measured."""
     h = model.header
     m = h.metrics
-    backends = {i.stage: i.backend for i in h.inputs}
+    backends = model.input_backends
     appearance = (
         f"the FACS prototypes' distribution alone and pooled with the {backends['appearance']!r} appearance "
         f"classifier's, its probabilities{' and embedding' if h.embedding else ''}"

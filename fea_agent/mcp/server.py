@@ -162,11 +162,7 @@ def _register_resources(server: FastMCP, runtime: Runtime) -> None:
 
         runtime.load()
         pipeline = runtime.pipelines[0]
-        options = pipeline.options
-        active = {
-            stage: getattr(options, stage)
-            for stage in ("detector", "landmarks", "action_units", "appearance", "reasoner")
-        }
+        active = pipeline.options.backends
         model = pipeline.expression_model
         return json.dumps(
             {
