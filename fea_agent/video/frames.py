@@ -42,7 +42,21 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 
 #: File name endings of still images (refused as video; the batch runner analyses them as photos).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".webp",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".gif",
+        ".jfif",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".avif",
+    }
 )
 
 
