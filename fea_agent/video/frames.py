@@ -123,6 +123,7 @@ class VideoReader:
         self.prefetch = prefetch
         if self.path.suffix.lower() in IMAGE_EXTENSIONS:
             raise InvalidInputError(f"{self.path}: is a still image, not a video; analyse it with analyze()")
+        self._decoders: list[tuple[threading.Event, threading.Thread]] = []
         self._file = HeldFile(self.path, label=str(path), max_bytes=_ANY_SIZE)
         try:
             self._probe(path, max_pixels)
@@ -166,7 +167,13 @@ class VideoReader:
         self.frame_count: int | None = count if count > 0 else None
 
     def close(self) -> None:
-        """Close the held file (also done when the reader is garbage-collected)."""
+        """Stop the decoding threads and close the held file (also done when the reader is garbage-collected).
+
+        A decoding thread left running at interpreter exit would be torn down inside FFmpeg's C++ code,
+        which aborts the process ("FATAL: exception not rethrown")."""
+        for stop, thread in list(self._decoders):
+            stop.set()
+            thread.join(timeout=5)
         self._file.close()
 
     def __enter__(self) -> VideoReader:
@@ -217,6 +224,7 @@ class VideoReader:
 
         thread = threading.Thread(target=produce, name="fea-video-decode", daemon=True)
         thread.start()
+        self._decoders.append((stop, thread))
         try:
             while True:
                 item = frames.get()
@@ -228,6 +236,7 @@ class VideoReader:
         finally:
             stop.set()
             thread.join(timeout=5)
+            self._decoders.remove((stop, thread))
 
     def _decode(self, stop: threading.Event) -> Iterator[Frame]:
         capture = cv2.VideoCapture(self._file.reader_path, cv2.CAP_FFMPEG)
