@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from fea_agent import __version__
 from fea_agent.agent_tools import ToolSpec, annotated_image, tools_for
 from fea_agent.errors import FEAError
-from fea_agent.mcp.runtime import Runtime
+from fea_agent.mcp.runtime import Runtime, disconnect_waiter
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,7 @@ def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
         try:
             args = spec.parse(arguments)
             progress = _progress_sender(ctx) if spec.name == "analyze_video" else None
-            output = await anyio.to_thread.run_sync(
-                runtime.run, spec, args, progress, limiter=runtime.limiter
-            )
+            output = await runtime.call(spec, args, progress, disconnected=disconnect_waiter(ctx))
         except FEAError as exc:
             raise ToolError(str(exc)) from None
         except Exception as exc:  # the server keeps serving; the client learns what broke
