@@ -14,8 +14,9 @@ folder:
   that stays full); the run must stop by itself, exit 3 with the resume hint and no traceback.
 
 Then the same command runs again with no fault and must finish. Checked: after the fault, OUT (when there) is
-readable unless the kill was inside a write; after the resume, every source is in OUT exactly once with the
-rows of the clean run, OUT is readable, and no journal, temp file or marker is left. Prints one line per
+readable unless the kill was inside a write, and no process the killed run started (Ray's) outlives it by
+20 s; after the resume, every source is in OUT exactly once with the rows of the clean run, OUT is readable,
+and no journal, temp file or marker is left. Prints one line per
 (format, engine, kind) and exits 1 on any finding.
 
 ``python tools/batch_faults.py --child KIND N FOLDER -- ARGS`` is the faulty process itself (used by the above).
@@ -24,6 +25,7 @@ rows of the clean run, OUT is readable, and no journal, temp file or marker is l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -40,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared"))
 HOOKED = ("open", "write", "fsync", "ftruncate", "replace", "unlink")
+MARKER = "FEA_AGENT_FAULT_TRIAL"
 
 
 # -- the faulty child --------------------------------------------------------------------------------------
@@ -114,6 +117,7 @@ class Result:
     unreadable_after_fault: int = 0
     unreadable_after_resume: int = 0
     leftovers: int = 0
+    orphans: int = 0
     tracebacks: int = 0
     bad_exits: int = 0
     seconds: float = 0.0
@@ -128,6 +132,7 @@ class Result:
             or self.unreadable_after_fault
             or self.unreadable_after_resume
             or self.leftovers
+            or self.orphans
             or self.tracebacks
             or self.bad_exits
         )
@@ -137,7 +142,8 @@ class Result:
             f"{self.fmt:8} {self.engine:5} {self.kind:6} {self.boundaries:3} boundaries, {self.runs:3} runs: "
             f"{self.lost} lost, {self.duplicated} duplicated, {self.wrong_rows} with other rows, "
             f"{self.unreadable_after_fault}/{self.unreadable_after_resume} unreadable after the fault/resume, "
-            f"{self.leftovers} leftovers, {self.tracebacks} tracebacks, {self.bad_exits} bad exit codes "
+            f"{self.leftovers} leftovers, {self.orphans} with orphan processes, {self.tracebacks} tracebacks, "
+            f"{self.bad_exits} bad exit codes "
             f"({self.seconds:.0f} s)"
         )
 
@@ -164,7 +170,31 @@ def _run(
     kind: str, n: int, folder: Path, args: list[str], env: dict[str, str]
 ) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, str(n), str(folder), "--", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    # every process the run starts (Ray's too) inherits the marker, so survivors of a kill can be found
+    marked = {**env, MARKER: str(folder)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=marked)
+
+
+def survivors(folder: Path, wait_s: float = 20.0) -> list[int]:
+    """Processes a killed run started that are still alive after ``wait_s`` (found by the marker); ended."""
+    needle = f"{MARKER}={folder}".encode()
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if needle in (entry / "environ").read_bytes().split(b"\0"):
+                        alive.append(int(entry.name))
+                except OSError:
+                    continue
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for pid in alive:  # started by this tool's run: ended by id
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return alive
 
 
 def sweep(
@@ -204,6 +234,9 @@ def sweep(
                 faulty = _run(kind, n, folder, args, env)
                 result.runs += 1
                 _check_fault(result, kind, n, faulty, out)
+                if faulty.returncode == -signal.SIGKILL and (left := survivors(folder)):
+                    result.orphans += 1
+                    result.findings.append(f"{kind} at {n}: {len(left)} processes outlived the killed run")
                 again = _run("count", -1, folder, args, env)
                 result.runs += 1
                 _check_resume(result, n, again, out, expected)
