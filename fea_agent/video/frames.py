@@ -9,10 +9,15 @@ demuxer from the content, not the name, and its playlist and list demuxers (HLS 
 DASH, SDP) open the files and URLs the text names, which would read outside the folder an MCP server allows.
 The file is opened once, checked on the open descriptor and held open; FFmpeg reads it through the descriptor
 (:class:`~fea_agent.io.files.HeldFile`), so a file swapped in at the same path after the check is never read.
+
+A video that decodes only in part says so (a warning logged, and :attr:`VideoReader.warnings`): decoding that
+stops well before the frame count the header announces (a damaged index, a cut file), and timestamps that
+jump back (streams joined one after the other; OpenCV scales a change of frame size there to the first size).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import queue
@@ -28,6 +33,8 @@ from fea_agent._native import quiet_stderr
 from fea_agent.errors import InvalidInputError
 from fea_agent.io.files import HeldFile
 from fea_agent.io.images import MAX_PIXELS
+
+log = logging.getLogger(__name__)
 
 #: Video files are not read into memory, so their size is not limited (FFmpeg streams them).
 _ANY_SIZE = 1 << 50
@@ -124,6 +131,8 @@ class VideoReader:
         if self.path.suffix.lower() in IMAGE_EXTENSIONS:
             raise InvalidInputError(f"{self.path}: is a still image, not a video; analyse it with analyze()")
         self._decoders: list[tuple[threading.Event, threading.Thread]] = []
+        #: What went wrong while decoding (also logged): the video was analysed only in part.
+        self.warnings: list[str] = []
         self._file = HeldFile(self.path, label=str(path), max_bytes=_ANY_SIZE)
         try:
             self._probe(path, max_pixels)
@@ -244,19 +253,43 @@ class VideoReader:
             raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
         try:
             index = yielded = 0
+            ended = False  # by the stream, not by max_frames or the consumer
+            last_ms = -1.0
+            jumped = False
             while (self.max_frames is None or yielded < self.max_frames) and not stop.is_set():
                 if index % self.stride:
                     if not capture.grab():
+                        ended = True
                         break
-                    index += 1
-                    continue
-                ok, bgr = capture.read()
-                if not ok or bgr is None:
-                    break
-                yield Frame(index, index / self.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-                yielded += 1
+                else:
+                    ok, bgr = capture.read()
+                    if not ok or bgr is None:
+                        ended = True
+                        break
+                    yield Frame(index, index / self.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                    yielded += 1
+                at_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+                if at_ms + 500.0 / self.fps < last_ms and not jumped:
+                    jumped = True  # once: a stream of many joined parts is one finding
+                    self._warn(
+                        f"{self.path}: the stream starts again at frame {index} (its timestamps jump back from "
+                        f"{last_ms / 1000:.2f} s to {at_ms / 1000:.2f} s): streams joined one after another; a "
+                        "change of frame size there is scaled to the first size"
+                    )
+                last_ms = at_ms
                 index += 1
             if index == 0:
                 raise InvalidInputError(f"{self.path}: the video has no frames that can be decoded")
+            expected = self.frame_count
+            if ended and expected and index < expected - max(2, expected // 100):
+                self._warn(
+                    f"{self.path}: decoding stopped at frame {index} of the {expected} its header announces (a "
+                    "damaged index or a cut file); the rest of the video is not analysed"
+                )
         finally:
             capture.release()
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning(message)
