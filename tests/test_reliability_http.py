@@ -454,3 +454,20 @@ def test_a_video_call_stops_when_its_client_disconnects(pipeline, caplog: pytest
         assert answered.status_code == 200 and "Lip corner puller" in answered.text
         assert waited < 5, waited
         assert "analyze_video: the client disconnected; stopping the call" in caplog.text
+
+
+def test_limits_come_from_the_environment_and_a_bad_one_stops_the_server_naming_it(monkeypatch):
+    import subprocess
+    import sys
+
+    from conftest import SERVER_ENV
+
+    monkeypatch.setenv("FEA_AGENT_HTTP_LIMITS", '{"max_connections_per_client": 8, "session_idle_s": 30}')
+    limits = HttpLimits.from_env()
+    assert (limits.max_connections_per_client, limits.session_idle_s, limits.header_timeout_s) == (8, 30, 10)
+    bad = {**SERVER_ENV, "FEA_AGENT_HTTP_LIMITS": '{"header_timeout_s": -1, "max_conections": 3}'}
+    cmd = [sys.executable, "-m", "fea_agent", "serve", "mcp", "--transport", "http", "--no-auth"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=bad)
+    assert done.returncode == 2
+    assert "FEA_AGENT_HTTP_LIMITS is not valid (header_timeout_s:" in done.stderr
+    assert "max_conections: Extra inputs are not permitted" in done.stderr

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import Counter
 from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+LIMITS_ENV = "FEA_AGENT_HTTP_LIMITS"
 #: Descriptors kept free beside the connections: models, logs, the listening socket, a client's video file.
 _RESERVED_FDS = 64
 
@@ -51,6 +53,23 @@ class HttpLimits(BaseModel):
     session_idle_s: float = Field(600.0, gt=0, description="An HTTP session with no request this long ends.")
     max_sessions: int = Field(1_000, ge=1, description="Open HTTP sessions in all; more get 503.")
 
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def from_env(cls) -> HttpLimits:
+        """The defaults, with any fields given as a JSON object in ``FEA_AGENT_HTTP_LIMITS``
+        (``'{"max_connections_per_client": 16, "session_idle_s": 300}'``); ValueError naming a bad one."""
+        text = os.environ.get(LIMITS_ENV, "").strip()
+        if not text:
+            return cls()
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ValueError(f"{LIMITS_ENV} is not valid ({problems})") from None
+
 
 def raise_open_file_limit() -> int:
     """Lift the soft limit on open files to the hard limit (never lower it); the soft limit after."""
@@ -68,9 +87,9 @@ def raise_open_file_limit() -> int:
 
 
 def connection_cap(limits: HttpLimits, open_file_limit: int) -> int:
-    """``limits.max_connections``, or 1,024; never above what the open-file limit leaves room for."""
+    """``limits.max_connections``, or 4,096; never above what the open-file limit leaves room for."""
     room = max(16, open_file_limit - _RESERVED_FDS)
-    return min(limits.max_connections or 1024, room)
+    return min(limits.max_connections or 4096, room)
 
 
 def refusal(status: int, message: str) -> bytes:

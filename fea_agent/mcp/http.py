@@ -394,9 +394,9 @@ def run_http(
     log_level: str = "warning",
     limits: HttpLimits | None = None,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted; ``limits`` default to :meth:`HttpLimits.from_env`."""
     import uvicorn
 
-    limits = limits or HttpLimits()
+    limits = limits or HttpLimits.from_env()
     app = http_app(server, token=token, max_request_bytes=max_request_bytes, host=host, limits=limits)
     uvicorn.Server(server_config(app, host=host, port=port, limits=limits, log_level=log_level)).run()
