@@ -26,7 +26,7 @@ from fea_agent.agent_tools import ImagePolicy
 from fea_agent.agent_tools.image_input import resolve_image, resolve_path
 from fea_agent.errors import InvalidInputError
 from fea_agent.io.images import load_image
-from fea_agent.video.frames import VideoReader
+from fea_agent.io.video import VideoReader
 
 _spec = importlib.util.spec_from_file_location("fuzz_images", ROOT / "tools" / "fuzz_images.py")
 fuzz_images = importlib.util.module_from_spec(_spec)

@@ -51,7 +51,7 @@ def detector():
 @pytest.fixture(scope="module")
 def yunet():
     from fea_agent.models.registry import model_path
-    from fea_agent.perception.detector import YuNetDetector
+    from fea_agent.perception.yunet import YuNetDetector
 
     return YuNetDetector(model_path("yunet", download=False))
 

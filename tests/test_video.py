@@ -14,10 +14,10 @@ import pytest
 from conftest import EDGE, VIDEO, needs_shared
 
 from fea_agent import InvalidInputError
-from fea_agent.perception.detector import Detection
+from fea_agent.perception.yunet import Detection
+from fea_agent.pipeline.tracking import FaceTracker
 from fea_agent.results import EXPRESSION_LABELS, VideoSummary
 from fea_agent.video import VideoReader, summarize, to_dataframe
-from fea_agent.video.tracker import FaceTracker
 
 pytestmark = needs_shared
 
@@ -193,7 +193,7 @@ def test_tracker_keeps_ids_and_retires_lost_faces():
     def det(x: float) -> Detection:
         return Detection((x, 50.0, 100.0, 100.0), 0.9, np.zeros((5, 2), np.float32))
 
-    tracker = FaceTracker(lost_timeout_s=1.0)
+    tracker = FaceTracker(lost_timeout_s=1.0, max_faces=32)
     a, b = tracker.match([det(0), det(300)], 0.0)
     assert (a.face_id, b.face_id) == (0, 1)
     # the faces move a little and come in the other order: same ids

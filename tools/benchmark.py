@@ -132,7 +132,7 @@ class RawDirectModels(RawModels):
         super().__init__()
         from fea_agent.backends.base import Detection
         from fea_agent.models.registry import model_path
-        from fea_agent.perception.face_mesh import MediaPipeFaceMesh
+        from fea_agent.perception.mediapipe_mesh import MediaPipeFaceMesh
 
         self.detection = Detection
         self.mesh = MediaPipeFaceMesh(model_path("face_landmarker"))

@@ -178,7 +178,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from fea_agent.models.registry import model_path
-    from fea_agent.perception.detector import YuNetDetector
+    from fea_agent.perception.yunet import YuNetDetector
 
     images = {name: np.asarray(Image.open(path).convert("RGB")) for name, path in PHOTOS.items()}
     yunet = YuNetDetector(model_path("yunet"))

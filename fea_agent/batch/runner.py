@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 
 from fea_agent.batch.writers import BATCH_COLUMNS, ResultWriter
 from fea_agent.errors import FEAError, InvalidInputError
+from fea_agent.io.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from fea_agent.video.dataframe import frame_rows
-from fea_agent.video.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 

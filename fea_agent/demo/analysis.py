@@ -10,16 +10,12 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from fea_agent.backends.registry import names as backend_names
 from fea_agent.errors import FEAError
 from fea_agent.io.images import LoadedImage, load_image
 from fea_agent.pipeline import USE_PIPELINE, FEAPipeline
 from fea_agent.reasoning import Reasoner, get_reasoner
 from fea_agent.results import ImageResult
-
-try:  # the list of reasoner names lives in fea_agent.reasoning once its backends exist
-    from fea_agent.reasoning import REASONERS as _NAMES
-except ImportError:  # pragma: no cover - older checkouts
-    _NAMES = ("facs", "feallm", "vlm", "openai")
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +32,7 @@ class Reasoners:
         """Try to build each named reasoner; the pipeline's own is reused, failures keep their message."""
         out = cls()
         own = pipeline.reasoner
-        for name in names if names is not None else _NAMES:
+        for name in names if names is not None else backend_names("reasoner"):
             if own is not None and getattr(own, "name", None) == name:
                 out.available[name] = own
                 continue

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+from fea_agent.perception.blendshape_aus import AU_FROM_BLENDSHAPES
 from fea_agent.perception.gaze import gaze_from_landmarks
 from fea_agent.results import Face, ImageResult
 

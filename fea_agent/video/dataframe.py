@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+from fea_agent.perception.blendshape_aus import AU_FROM_BLENDSHAPES
 from fea_agent.results import EXPRESSION_LABELS, ImageResult
 
 if TYPE_CHECKING:
