@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
 
+#: An AU is present when its probability reaches this (every backend, every interface, FACS grade A).
+PRESENCE = 0.5
+
 ExpressionLabel = Literal[
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
 ]
@@ -91,12 +94,12 @@ class Gaze(_Model):
 
 
 class ActionUnit(_Model):
-    """One facial action unit (FACS) measured on a face."""
+    """One facial action unit (FACS) measured on a face; build one with :meth:`measured`."""
 
     code: str = Field(description="Zero-padded FACS code, e.g. 'AU12'.")
     name: str = Field(description="FACS name, e.g. 'Lip corner puller'.")
     probability: float = Field(ge=0, le=1, description="Probability that the AU is present, 0-1.")
-    present: bool = Field(description="True when probability >= 0.5.")
+    present: bool = Field(description=f"True when probability >= {PRESENCE}.")
     intensity: float = Field(ge=0, le=5, description="Intensity 0-5 (0 absent, 1-5 = FACS grades A-E).")
     change_from_baseline: float | None = Field(
         None,
@@ -105,6 +108,19 @@ class ActionUnit(_Model):
         description="Video with a baseline only: intensity minus this face's own neutral level, on the 0-5 "
         "scale (> 0: more than at rest). None otherwise.",
     )
+
+    @classmethod
+    def measured(cls, code: str, name: str, probability: float, intensity: float) -> ActionUnit:
+        """An AU as a backend measured it: ``present`` follows from the probability and :data:`PRESENCE`.
+
+        Not validated (a backend's numbers are in range by construction, and faces carry 20 AUs a frame)."""
+        return cls.model_construct(
+            code=code,
+            name=name,
+            probability=probability,
+            present=probability >= PRESENCE,
+            intensity=intensity,
+        )
 
 
 class Expression(_Model):

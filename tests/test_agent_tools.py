@@ -13,7 +13,6 @@ from fea_agent.agent_tools import (
     TOOL_SPECS,
     ImagePolicy,
     ToolContext,
-    annotated_image,
     resolve_image,
     tools_for,
 )
@@ -106,20 +105,19 @@ def test_invalid_arguments_name_the_field(ctx: ToolContext):
 
 
 def test_analyze_face_on_the_astronaut(ctx: ToolContext, astronaut_b64: str):
-    out = TOOL_SPECS["analyze_face"].run(ctx, {"image": astronaut_b64})
-    face = out.faces[0]
+    result = TOOL_SPECS["analyze_face"].call(ctx, {"image": astronaut_b64})
+    face = result.output.faces[0]
     assert face.expression.label == "happiness"
     assert face.reasoning.text.startswith("Happiness.")
     assert "AU12" in face.reasoning.text
     assert face.landmarks == [] and face.blendshapes == {}  # left out by default: large, rarely needed
-    data, mime = annotated_image(out)
-    assert mime == "image/jpeg" and data[:2] == b"\xff\xd8"
-    full = TOOL_SPECS["analyze_face"].run(
+    assert result.image.mime_type == "image/jpeg" and result.image.data[:2] == b"\xff\xd8"
+    full = TOOL_SPECS["analyze_face"].call(
         ctx,
         {"image": astronaut_b64, "include_landmarks": True, "include_blendshapes": True, "annotate": False},
     )
-    assert len(full.faces[0].landmarks) == 478 and len(full.faces[0].blendshapes) == 52
-    assert annotated_image(full) is None
+    assert len(full.output.faces[0].landmarks) == 478 and len(full.output.faces[0].blendshapes) == 52
+    assert full.image is None
 
 
 @needs_shared
@@ -191,6 +189,6 @@ def test_analyze_video_summarises_the_real_video(ctx: ToolContext):
     seen: list[tuple[int, int | None]] = []
     run_ctx = ctx.with_progress(lambda done, total: seen.append((done, total)))
     result = TOOL_SPECS["analyze_video"].run(run_ctx, {"video": str(VIDEO), "stride": 10, "max_frames": 6})
-    assert result.frames_analysed == 6
-    assert result.summary
+    assert result.frames_analysed == 6 == result.summary.frames
+    assert [f.face_id for f in result.summary.faces] == [0]  # one woman, tracked through the six frames
     assert seen, "progress was never reported"

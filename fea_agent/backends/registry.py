@@ -184,6 +184,18 @@ DEFAULTS: dict[Stage, str] = {
 }
 
 
+def register(backend: BackendSpec) -> None:
+    """Add a backend that lives outside this package (a plugin's, or a test's): afterwards its name is a
+    choice of :class:`~fea_agent.pipeline.PipelineOptions` and of every command's flag, like a built-in one.
+    Raises ValueError when the stage already has a backend of that name."""
+    key = (backend.stage, backend.name)
+    if key in BACKENDS:
+        raise ValueError(
+            f"the {backend.stage.replace('_', ' ')} backend {backend.name!r} is already registered"
+        )
+    BACKENDS[key] = backend
+
+
 def names(stage: Stage) -> tuple[str, ...]:
     """The registered backend names of a stage, default first."""
     found = [name for (s, name) in BACKENDS if s == stage]

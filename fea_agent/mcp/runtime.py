@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel
 
-from fea_agent.agent_tools import ImagePolicy, ToolContext, ToolSpec
+from fea_agent.agent_tools import ImagePolicy, ToolContext, ToolResult, ToolSpec
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Runtime:
         spec: ToolSpec,
         args: BaseModel,
         progress: Callable[[int, int | None], None] | None = None,
-    ) -> BaseModel:
+    ) -> ToolResult:
         """Run one tool call synchronously on a borrowed pipeline (call from a worker thread)."""
         with self.borrow() as ctx:
             return spec.func(ctx.with_progress(progress), args)

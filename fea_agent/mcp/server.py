@@ -3,7 +3,8 @@
 Every tool comes from :data:`fea_agent.agent_tools.TOOL_SPECS`; this module only translates. A tool returns
 its typed output as structured content (with an output schema), the same JSON as text for clients that read
 only text, and, for ``analyze_face`` and ``detect_faces``, the annotated picture as image content.
-A failing call comes back as an MCP error result naming the problem; the server keeps serving.
+A failing call comes back as an MCP error result naming the problem (:func:`fea_agent.errors.describe_error`);
+the server keeps serving.
 
     from fea_agent.mcp import Runtime, build_server
     build_server(Runtime()).run()          # stdio
@@ -26,11 +27,10 @@ import anyio.to_thread
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
-from pydantic import BaseModel
 
 from fea_agent import __version__
-from fea_agent.agent_tools import ToolSpec, annotated_image, tools_for
-from fea_agent.errors import FEAError
+from fea_agent.agent_tools import ToolResult, ToolSpec, tools_for
+from fea_agent.errors import FEAError, describe_error
 from fea_agent.mcp.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -73,16 +73,15 @@ def _progress_sender(ctx: Context) -> Callable[[int, int | None], None]:
     return send
 
 
-def to_call_result(output: BaseModel) -> CallToolResult:
-    """Structured content, the same JSON as text, and the annotated picture when the output has one."""
-    structured = output.model_dump(mode="json")
+def to_call_result(result: ToolResult) -> CallToolResult:
+    """Structured content, the same JSON as text, and the annotated picture when the tool drew one."""
+    structured = result.output.model_dump(mode="json")
     content: list[TextContent | ImageContent] = [
         TextContent(type="text", text=json.dumps(structured, separators=(",", ":")))
     ]
-    picture = annotated_image(output)
-    if picture is not None:
-        data, mime = picture
-        content.append(ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mimeType=mime))
+    if result.image is not None:
+        data = base64.b64encode(result.image.data).decode("ascii")
+        content.append(ImageContent(type="image", data=data, mimeType=result.image.mime_type))
     return CallToolResult(content=content, structuredContent=structured)
 
 
@@ -93,15 +92,14 @@ def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
         try:
             args = spec.parse(arguments)
             progress = _progress_sender(ctx) if spec.name == "analyze_video" else None
-            output = await anyio.to_thread.run_sync(
+            result = await anyio.to_thread.run_sync(
                 runtime.run, spec, args, progress, limiter=runtime.limiter
             )
-        except FEAError as exc:
-            raise ToolError(str(exc)) from None
         except Exception as exc:  # the server keeps serving; the client learns what broke
-            log.exception("tool %s failed", spec.name)
-            raise ToolError(f"internal error: {type(exc).__name__}: {exc}") from None
-        return to_call_result(output)
+            if not isinstance(exc, FEAError):
+                log.exception("tool %s failed", spec.name)
+            raise ToolError(describe_error(exc)) from None
+        return to_call_result(result)
 
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)]
     annotations: dict[str, Any] = {"ctx": Context}

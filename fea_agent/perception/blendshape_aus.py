@@ -143,11 +143,10 @@ def estimate_action_units(blendshapes: dict[str, float], landmarks: np.ndarray |
     for code, cal in AU_FROM_BLENDSHAPES.items():
         intensity, probability = _calibrate(raw[code], cal)
         out.append(
-            ActionUnit.model_construct(
-                code=code,
-                name=AU_CATALOGUE[code].name,
+            ActionUnit.measured(
+                code,
+                AU_CATALOGUE[code].name,
                 probability=round(probability, 4),
-                present=probability >= 0.5,
                 intensity=round(intensity, 3),
             )
         )

@@ -67,11 +67,7 @@ def action_units(values: np.ndarray) -> list[ActionUnit]:
     out = []
     for code, value in zip(AU_ORDER, values, strict=True):
         p = float(np.clip(value, 0.0, 1.0))
-        out.append(
-            ActionUnit(
-                code=code, name=AU_CATALOGUE[code].name, probability=p, present=p >= 0.5, intensity=5.0 * p
-            )
-        )
+        out.append(ActionUnit.measured(code, AU_CATALOGUE[code].name, probability=p, intensity=5.0 * p))
     return out
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from fea_agent.backends.context import BuildContext
-from fea_agent.errors import BackendUnavailableError, FEAError
+from fea_agent.errors import BackendUnavailableError, BadResponseError, ModelRefusalError
 from fea_agent.reasoning.prompting import (
     ParsedAnswer,
     abstention,
@@ -41,14 +41,6 @@ SYSTEM_PROMPT = (
     "You are a facial-expression analyst trained in the Facial Action Coding System (FACS). "
     "You describe what the face shows, in terms of action units, without guessing identity."
 )
-
-
-class ModelRefusalError(FEAError, RuntimeError):
-    """The model declined to answer (a refusal or a content filter), so the face has no reading."""
-
-
-class BadResponseError(FEAError, RuntimeError):
-    """The endpoint answered with something that is not an OpenAI chat completion."""
 
 
 class OpenAIReasonerOptions(BaseModel):

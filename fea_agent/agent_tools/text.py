@@ -10,15 +10,13 @@ import json
 
 from pydantic import BaseModel
 
-from fea_agent.agent_tools.schemas import (
-    ActionUnitDescriptions,
-    ActionUnitsResult,
-    EmotionExplanation,
-    ExpressionResult,
-    FaceAnalysis,
-    FaceDetections,
-    VideoAnalysis,
-)
+from fea_agent.agent_tools.analyze_face import FaceAnalysis
+from fea_agent.agent_tools.analyze_video import VideoAnalysis
+from fea_agent.agent_tools.classify_expression import ExpressionResult
+from fea_agent.agent_tools.describe_action_unit import ActionUnitDescriptions
+from fea_agent.agent_tools.detect_action_units import ActionUnitsResult
+from fea_agent.agent_tools.detect_faces import FaceDetections
+from fea_agent.agent_tools.explain_emotion import EmotionExplanation
 from fea_agent.render.text import format_result
 from fea_agent.results import BoundingBox, Expression, FaceQuality
 
@@ -118,7 +116,7 @@ def _descriptions(out: ActionUnitDescriptions) -> str:
 
 def _video(out: VideoAnalysis) -> str:
     return f"{out.source}: {out.frames_analysed} frames analysed (every {out.stride}th)\n" + json.dumps(
-        out.summary, separators=(",", ":"), default=str
+        out.summary.model_dump(mode="json"), separators=(",", ":")
     )
 
 
