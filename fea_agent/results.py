@@ -11,7 +11,7 @@ Conventions, the same in every field:
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -151,8 +151,9 @@ class Expression(_Model):
         model: str | None = None,
     ) -> Expression:
         """The most probable label, with the distribution rounded to 4 decimals."""
+        label = max(probabilities, key=probabilities.__getitem__)
         return cls(
-            label=max(probabilities, key=probabilities.__getitem__),
+            label=cast(ExpressionLabel, label),
             probabilities={k: round(v, 4) for k, v in probabilities.items()},
             source=source,
             model=model,
@@ -202,9 +203,9 @@ class Agreement(_Model):
 
 
 #: The reasoning label of a face that cannot be read reliably: the reasoner says why instead of guessing.
-ABSTAIN = "abstain"
+ABSTAIN: Literal["abstain"] = "abstain"
 #: The reasoning label when a generative reasoner's answer names no expression (the measured one stands).
-UNKNOWN = "unknown"
+UNKNOWN: Literal["unknown"] = "unknown"
 
 
 class Reasoning(_Model):

@@ -24,11 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _paths import DATA, ROOT
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the deterministic MTL filler the tests use
-DATA = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared")) / "data"
 PHOTOS = {
     "one face, 512x512": DATA / "edge-cases/images/skimage_astronaut.png",
     "five faces, 1280x853": DATA / "edge-cases/images/pexels_group.jpeg",

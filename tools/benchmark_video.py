@@ -29,12 +29,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from _paths import EDGE as IMAGES
+from _paths import VIDEO, use_shared_models
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared"))
-VIDEO = SHARED / "data" / "edge-cases" / "video" / "WolfgangLanger_Pexels.mp4"
-IMAGES = SHARED / "data" / "edge-cases" / "images"
-os.environ.setdefault("FEA_AGENT_MODEL_DIR", str(SHARED / "models"))
+use_shared_models()
 
 
 def pipeline_frames(pipeline, video: Path, n: int, ids: set[int], *, tracking: bool = True) -> Iterator[None]:

@@ -109,8 +109,7 @@ def _appearance_expression(appearance: dict[str, float]) -> Expression:
     if any(v < 0 for v in appearance.values()) or sum(appearance.values()) <= 0:
         raise InvalidInputError("appearance probabilities must be >= 0 and not all zero")
     total = sum(appearance.values())
-    probabilities = {k: appearance.get(k, 0.0) / total for k in EXPRESSION_LABELS}
-    return Expression(label=max(probabilities, key=probabilities.__getitem__), probabilities=probabilities)
+    return Expression.from_probabilities({k: appearance.get(k, 0.0) / total for k in EXPRESSION_LABELS})
 
 
 def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> ToolResult:
@@ -157,6 +156,7 @@ def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> ToolResult:
             "needs image=...; explaining from action_units alone needs a server with the 'facs' reasoner"
         )
     (reasoned,) = reasoner.reason([face], None)
+    assert reasoned.reasoning is not None  # a usable face with AUs is always explained
     answer = FaceExplanation(bbox=None, expression=reasoned.expression, reasoning=reasoned.reasoning)
     return ToolResult(EmotionExplanation(source="action_units", faces=[answer]))
 

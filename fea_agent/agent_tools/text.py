@@ -124,14 +124,16 @@ def render_output(output: BaseModel) -> str:
     """The readable text of any agent tool's output."""
     if isinstance(output, FaceAnalysis):
         return format_result(output)
-    for kind, render in (
-        (FaceDetections, _detections),
-        (ActionUnitsResult, _action_units),
-        (ExpressionResult, _expressions),
-        (EmotionExplanation, _explanation),
-        (ActionUnitDescriptions, _descriptions),
-        (VideoAnalysis, _video),
-    ):
-        if isinstance(output, kind):
-            return render(output)
+    if isinstance(output, FaceDetections):
+        return _detections(output)
+    if isinstance(output, ActionUnitsResult):
+        return _action_units(output)
+    if isinstance(output, ExpressionResult):
+        return _expressions(output)
+    if isinstance(output, EmotionExplanation):
+        return _explanation(output)
+    if isinstance(output, ActionUnitDescriptions):
+        return _descriptions(output)
+    if isinstance(output, VideoAnalysis):
+        return _video(output)
     return output.model_dump_json(exclude_none=True)

@@ -99,6 +99,12 @@ class FEAToolSpec(BaseToolSpec):
                 log.exception("tool %s failed", name)
             raise FEAToolError(f"{name}: {describe_error(exc)}") from exc
 
+    def __getattr__(self, name: str) -> Callable[..., ToolResult]:
+        """``spec.analyze_face(image=...)``: each tool as a method, as LlamaIndex tool specs have them."""
+        if name in TOOL_SPECS:
+            return self._function(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _function(self, name: str) -> Callable[..., ToolResult]:
         def run(**arguments: Any) -> ToolResult:
             return self.call(name, **arguments)

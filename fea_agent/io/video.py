@@ -87,13 +87,22 @@ class FrameSource(Protocol):
 
     #: Written as each frame result's ``source``.
     label: str
-    #: Seconds between two frames it yields (the stride over the frame rate; a live source's frame interval).
-    frame_gap_s: float
-    #: How many frames it will yield, when known (for progress).
-    expected_frames: int | None
-    #: True when frames arrive in real time (a camera): each is analysed as it comes, never waiting for the
-    #: next one to look ahead.
-    live: bool
+
+    @property
+    def frame_gap_s(self) -> float:
+        """Seconds between two frames it yields (the stride over the frame rate; a live source's interval)."""
+        ...
+
+    @property
+    def expected_frames(self) -> int | None:
+        """How many frames it will yield, when known (for progress)."""
+        ...
+
+    @property
+    def live(self) -> bool:
+        """True when frames arrive in real time (a camera): each is analysed as it comes, never waiting for
+        the next one to look ahead."""
+        ...
 
     def __iter__(self) -> Iterator[Frame]: ...
 

@@ -90,19 +90,19 @@ class PipelineOptions(BaseModel):
         return str(value)
 
     @property
-    def backends(self) -> dict[Stage, str | None]:
+    def backends(self) -> dict[str, str | None]:
         """Stage -> the backend it runs (None: the stage is off), in pipeline order."""
         return {stage: getattr(self, stage) for stage in STAGES}
 
     def check_requirements(self) -> None:
         """Raise :class:`InvalidInputError` when a backend reads a stage that is switched off (the registry's
         ``requires``), before anything is loaded."""
-        backends = self.backends
-        for stage, name in backends.items():
+        for stage in STAGES:
+            name = getattr(self, stage)
             if name is None:
                 continue
             for needed in spec(stage, name).requires:
-                if backends[needed] is None:
+                if getattr(self, needed) is None:
                     raise InvalidInputError(
                         f"the {name!r} {stage.replace('_', ' ')} are computed from the {needed}: choose a "
                         f"{needed} backend, or {stage}=None"
