@@ -13,6 +13,7 @@ from fea_agent.agent_tools import (
     TOOL_SPECS,
     ImagePolicy,
     ToolContext,
+    render_output,
     resolve_image,
     tools_for,
 )
@@ -121,6 +122,20 @@ def test_analyze_face_on_the_astronaut(ctx: ToolContext, astronaut_b64: str):
 
 
 @needs_shared
+def test_an_answer_from_aus_alone_says_so_where_it_differs_from_the_photo(ctx: ToolContext):
+    photo = str(EDGE / "pexels_surprised.jpeg")
+    full = TOOL_SPECS["analyze_face"].run(ctx, {"image": photo, "annotate": False}).faces[0]
+    aus = TOOL_SPECS["detect_action_units"].run(ctx, {"image": photo}).faces[0].aus
+    observed = [{"code": a.code, "intensity": a.intensity, "probability": a.probability} for a in aus]
+    from_aus = TOOL_SPECS["explain_emotion"].run(ctx, {"action_units": observed})
+    from_photo = TOOL_SPECS["explain_emotion"].run(ctx, {"image": photo})
+    assert from_photo.note is None and from_photo.faces[0].reasoning.label == full.reasoning.label
+    # The AU-only path lacks the expression model's appearance and shape inputs, and its answer says so.
+    assert from_aus.note is not None and "analyze_face" in from_aus.note
+    print(f"pexels_surprised: photo {full.reasoning.label}, AUs alone {from_aus.faces[0].reasoning.label}")
+
+
+@needs_shared
 def test_detect_faces_counts_a_group_photo(ctx: ToolContext):
     group = EDGE / "pexels_group.jpeg"
     out = TOOL_SPECS["detect_faces"].run(ctx, {"image": str(group), "annotate": False})
@@ -149,6 +164,8 @@ def test_explain_emotion_from_action_units_a_client_has(ctx: ToolContext):
     assert out.source == "action_units"
     assert out.faces[0].reasoning.label == "sadness"
     assert out.faces[0].bbox is None
+    assert "action units alone" in out.note and "image=" in out.note
+    assert out.note in render_output(out)
     with pytest.raises(InvalidInputError, match="exactly one of image or action_units"):
         TOOL_SPECS["explain_emotion"].run(ctx, {})
     with pytest.raises(InvalidInputError, match="AU99 is not in the catalogue"):

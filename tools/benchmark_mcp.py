@@ -50,7 +50,7 @@ def bench_in_process(args: dict, runs: int) -> list[float]:
         samples = []
         for i in range(runs + 2):
             started = time.perf_counter()
-            to_call_result(spec.run(ctx, args))  # the same work the server does, minus the transport
+            to_call_result(spec.call(ctx, args))  # the same work the server does, minus the transport
             if i >= 2:
                 samples.append((time.perf_counter() - started) * 1000)
     return samples

@@ -73,11 +73,22 @@ class FaceExplanation(BaseModel):
     reasoning: Reasoning
 
 
+#: What an answer from given action units says about itself.
+AUS_ONLY_NOTE = (
+    "Explained from the given action units alone: the face's appearance and shape, which the expression model "
+    "weighs with the AUs when it sees the photo, were not available, so the label can differ from "
+    "analyze_face's on the same photo. For the full answer, call explain_emotion or analyze_face with image=."
+)
+
+
 class EmotionExplanation(BaseModel):
     """The reasoner's answer per face: label first, then a description grounded in the action units."""
 
     source: str = Field(description="'image' or 'action_units': what the reasoning started from.")
     faces: list[FaceExplanation] = Field(default_factory=list)
+    note: str | None = Field(
+        None, description="What the answer rests on, when that is less than the photo (action units alone)."
+    )
 
 
 def _au_from_observation(obs: AUObservation | str) -> ActionUnit:
@@ -158,7 +169,7 @@ def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> ToolResult:
     (reasoned,) = reasoner.reason([face], None)
     assert reasoned.reasoning is not None  # a usable face with AUs is always explained
     answer = FaceExplanation(bbox=None, expression=reasoned.expression, reasoning=reasoned.reasoning)
-    return ToolResult(EmotionExplanation(source="action_units", faces=[answer]))
+    return ToolResult(EmotionExplanation(source="action_units", faces=[answer], note=AUS_ONLY_NOTE))
 
 
 SPEC = ToolSpec(

@@ -97,6 +97,8 @@ def _explanation(out: EmotionExplanation) -> str:
         lines.append(f"  {r.text}")
         if f.expression is not None:
             lines.append(f"  distribution: {_top(f.expression, 4)}")
+    if out.note:
+        lines.append(f"note: {out.note}")
     return "\n".join(lines)
 
 
