@@ -93,6 +93,7 @@ def _live(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_prints_rows_and_the_count_and_writes_rows(clip, tmp_path):
     out = tmp_path / "live.csv"
     proc = _live("--source", str(clip), "--out", str(out))

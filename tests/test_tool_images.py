@@ -109,6 +109,7 @@ def test_langchain_agent_over_the_mcp_server(tmp_path):
         assert "happiness" in out["messages"][-1].content
 
 
+@pytest.mark.slow
 def test_llama_index_agent_sends_the_tool_text_and_no_tool_image(pipeline):
     from llama_index.core.agent.workflow import FunctionAgent
     from llama_index.llms.openai import OpenAI

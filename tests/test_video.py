@@ -100,6 +100,7 @@ def test_tracking_agrees_with_detecting_every_frame(pipeline):
     assert all(a == b for a, b in confident_pairs)
 
 
+@pytest.mark.slow
 def test_smoothing_steadies_the_au_signal(pipeline):
     raw = list(pipeline.analyze_video(VIDEO, max_frames=40))
     smooth = list(pipeline.analyze_video(VIDEO, max_frames=40, smooth=0.3))
@@ -234,6 +235,7 @@ def test_several_faces_keep_their_ids(pipeline, tmp_path):
             assert abs(face.bbox.x + 3 * r.frame_index - first[face.face_id]) < 0.2 * face.bbox.width + 10
 
 
+@pytest.mark.slow
 def test_cli_writes_rows_and_prints_the_summary(tmp_path):
     out = tmp_path / "clip.csv"
     done = subprocess.run(
