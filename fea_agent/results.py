@@ -11,11 +11,14 @@ Conventions, the same in every field:
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
+
+#: An AU is present when its probability reaches this (every backend, every interface, FACS grade A).
+PRESENCE = 0.5
 
 ExpressionLabel = Literal[
     "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt"
@@ -91,12 +94,12 @@ class Gaze(_Model):
 
 
 class ActionUnit(_Model):
-    """One facial action unit (FACS) measured on a face."""
+    """One facial action unit (FACS) measured on a face; build one with :meth:`measured`."""
 
     code: str = Field(description="Zero-padded FACS code, e.g. 'AU12'.")
     name: str = Field(description="FACS name, e.g. 'Lip corner puller'.")
     probability: float = Field(ge=0, le=1, description="Probability that the AU is present, 0-1.")
-    present: bool = Field(description="True when probability >= 0.5.")
+    present: bool = Field(description=f"True when probability >= {PRESENCE}.")
     intensity: float = Field(ge=0, le=5, description="Intensity 0-5 (0 absent, 1-5 = FACS grades A-E).")
     change_from_baseline: float | None = Field(
         None,
@@ -105,6 +108,19 @@ class ActionUnit(_Model):
         description="Video with a baseline only: intensity minus this face's own neutral level, on the 0-5 "
         "scale (> 0: more than at rest). None otherwise.",
     )
+
+    @classmethod
+    def measured(cls, code: str, name: str, probability: float, intensity: float) -> ActionUnit:
+        """An AU as a backend measured it: ``present`` follows from the probability and :data:`PRESENCE`.
+
+        Not validated (a backend's numbers are in range by construction, and faces carry 20 AUs a frame)."""
+        return cls.model_construct(
+            code=code,
+            name=name,
+            probability=probability,
+            present=probability >= PRESENCE,
+            intensity=intensity,
+        )
 
 
 class Expression(_Model):
@@ -135,8 +151,9 @@ class Expression(_Model):
         model: str | None = None,
     ) -> Expression:
         """The most probable label, with the distribution rounded to 4 decimals."""
+        label = max(probabilities, key=probabilities.__getitem__)
         return cls(
-            label=max(probabilities, key=probabilities.__getitem__),
+            label=cast(ExpressionLabel, label),
             probabilities={k: round(v, 4) for k, v in probabilities.items()},
             source=source,
             model=model,
@@ -186,9 +203,9 @@ class Agreement(_Model):
 
 
 #: The reasoning label of a face that cannot be read reliably: the reasoner says why instead of guessing.
-ABSTAIN = "abstain"
+ABSTAIN: Literal["abstain"] = "abstain"
 #: The reasoning label when a generative reasoner's answer names no expression (the measured one stands).
-UNKNOWN = "unknown"
+UNKNOWN: Literal["unknown"] = "unknown"
 
 
 class Reasoning(_Model):

@@ -8,26 +8,25 @@ loud line saying how many skipped and why; with ``FEA_AGENT_REQUIRE_SHARED=1`` (
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# tools/ (benchmarks, the fuzzer, _paths) is importable from every test, as from the tools themselves.
+sys.path.insert(0, str(ROOT / "tools"))
+
+# Re-exported to the tests: `from conftest import EDGE, FRL, VIDEO, ...`.
+from _paths import DATA, EDGE, FRL, MODELS, SAMPLES, SHARED, VIDEO, use_shared_models  # noqa: E402, F401
 
 #: In the repository: public-domain and CC0 photos (samples/SOURCE.md).
-SAMPLES = ROOT / "samples"
 ASTRONAUT = SAMPLES / "skimage_astronaut.png"  # one frontal smiling face, 512x512
 NEUTRAL_FACE = SAMPLES / "webmorph_lisa_lisa1.jpg"  # one neutral face
 NO_FACE = SAMPLES / "skimage_rocket.jpg"  # a rocket, no face
 TINY_FACE = SAMPLES / "derived_tiny_face_astronaut_640x480.png"  # a face about 20 px wide
 
-#: Outside the repository: ../shared (override with FEA_AGENT_SHARED).
-SHARED = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared"))
-DATA = SHARED / "data"
-EDGE = DATA / "edge-cases" / "images"
-FRL = DATA / "frl-london"
-VIDEO = DATA / "edge-cases" / "video" / "WolfgangLanger_Pexels.mp4"
-MODELS = SHARED / "models"
+#: Outside the repository: ../shared (override with FEA_AGENT_SHARED), located by tools/_paths.py.
 HAVE_SHARED = DATA.is_dir()
 REQUIRE_SHARED = os.environ.get("FEA_AGENT_REQUIRE_SHARED") == "1"
 #: Folders the tool tests may read photos from: the samples, and the shared data where there is one.
@@ -35,8 +34,7 @@ PHOTO_DIRS = tuple(d for d in (SAMPLES, DATA) if d.is_dir())
 SHARED_MISSING = f"the shared test data is not at {DATA} (set FEA_AGENT_SHARED)"
 
 # The models come from ../shared/models here; elsewhere from $FEA_AGENT_MODEL_DIR or the download cache.
-if MODELS.is_dir():
-    os.environ.setdefault("FEA_AGENT_MODEL_DIR", str(MODELS))
+use_shared_models()
 
 #: The environment for a server started as a subprocess: the same model folder as this process.
 SERVER_ENV = dict(os.environ)

@@ -13,7 +13,7 @@ from fea_agent.agent_tools import (
     TOOL_SPECS,
     ImagePolicy,
     ToolContext,
-    annotated_image,
+    render_output,
     resolve_image,
     tools_for,
 )
@@ -106,20 +106,33 @@ def test_invalid_arguments_name_the_field(ctx: ToolContext):
 
 
 def test_analyze_face_on_the_astronaut(ctx: ToolContext, astronaut_b64: str):
-    out = TOOL_SPECS["analyze_face"].run(ctx, {"image": astronaut_b64})
-    face = out.faces[0]
+    result = TOOL_SPECS["analyze_face"].call(ctx, {"image": astronaut_b64})
+    face = result.output.faces[0]
     assert face.expression.label == "happiness"
     assert face.reasoning.text.startswith("Happiness.")
     assert "AU12" in face.reasoning.text
     assert face.landmarks == [] and face.blendshapes == {}  # left out by default: large, rarely needed
-    data, mime = annotated_image(out)
-    assert mime == "image/jpeg" and data[:2] == b"\xff\xd8"
-    full = TOOL_SPECS["analyze_face"].run(
+    assert result.image.mime_type == "image/jpeg" and result.image.data[:2] == b"\xff\xd8"
+    full = TOOL_SPECS["analyze_face"].call(
         ctx,
         {"image": astronaut_b64, "include_landmarks": True, "include_blendshapes": True, "annotate": False},
     )
-    assert len(full.faces[0].landmarks) == 478 and len(full.faces[0].blendshapes) == 52
-    assert annotated_image(full) is None
+    assert len(full.output.faces[0].landmarks) == 478 and len(full.output.faces[0].blendshapes) == 52
+    assert full.image is None
+
+
+@needs_shared
+def test_an_answer_from_aus_alone_says_so_where_it_differs_from_the_photo(ctx: ToolContext):
+    photo = str(EDGE / "pexels_surprised.jpeg")
+    full = TOOL_SPECS["analyze_face"].run(ctx, {"image": photo, "annotate": False}).faces[0]
+    aus = TOOL_SPECS["detect_action_units"].run(ctx, {"image": photo}).faces[0].aus
+    observed = [{"code": a.code, "intensity": a.intensity, "probability": a.probability} for a in aus]
+    from_aus = TOOL_SPECS["explain_emotion"].run(ctx, {"action_units": observed})
+    from_photo = TOOL_SPECS["explain_emotion"].run(ctx, {"image": photo})
+    assert from_photo.note is None and from_photo.faces[0].reasoning.label == full.reasoning.label
+    # The AU-only path lacks the expression model's appearance and shape inputs, and its answer says so.
+    assert from_aus.note is not None and "analyze_face" in from_aus.note
+    print(f"pexels_surprised: photo {full.reasoning.label}, AUs alone {from_aus.faces[0].reasoning.label}")
 
 
 @needs_shared
@@ -151,6 +164,8 @@ def test_explain_emotion_from_action_units_a_client_has(ctx: ToolContext):
     assert out.source == "action_units"
     assert out.faces[0].reasoning.label == "sadness"
     assert out.faces[0].bbox is None
+    assert "action units alone" in out.note and "image=" in out.note
+    assert out.note in render_output(out)
     with pytest.raises(InvalidInputError, match="exactly one of image or action_units"):
         TOOL_SPECS["explain_emotion"].run(ctx, {})
     with pytest.raises(InvalidInputError, match="AU99 is not in the catalogue"):
@@ -191,6 +206,6 @@ def test_analyze_video_summarises_the_real_video(ctx: ToolContext):
     seen: list[tuple[int, int | None]] = []
     run_ctx = ctx.with_progress(lambda done, total: seen.append((done, total)))
     result = TOOL_SPECS["analyze_video"].run(run_ctx, {"video": str(VIDEO), "stride": 10, "max_frames": 6})
-    assert result.frames_analysed == 6
-    assert result.summary
+    assert result.frames_analysed == 6 == result.summary.frames
+    assert [f.face_id for f in result.summary.faces] == [0]  # one woman, tracked through the six frames
     assert seen, "progress was never reported"

@@ -111,15 +111,12 @@ def test_cli_takes_the_backend_flags(astronaut):
 
 
 @needs_shared
-def test_explain_emotion_from_aus_with_an_image_reasoner_says_it_needs_the_image(pipeline):
+def test_explain_emotion_from_aus_with_an_image_reasoner_says_it_needs_the_image():
     from fea_agent.agent_tools import TOOL_SPECS, ToolContext
-    from fea_agent.reasoning import get_reasoner
 
-    class _Pipeline:  # the real pipeline, with the openai reasoner as the server's reasoner
-        def __getattr__(self, name):
-            return getattr(pipeline, name)
-
-        reasoner = get_reasoner("openai", base_url="http://127.0.0.1:9/v1", model="any")
-
-    with pytest.raises(InvalidInputError, match=r"'openai' reasoner .* needs image="):
-        TOOL_SPECS["explain_emotion"].run(ToolContext(_Pipeline()), {"action_units": ["AU6", "AU12"]})
+    options = {"base_url": "http://127.0.0.1:9/v1", "model": "any"}
+    with (
+        FEAPipeline(reasoner="openai", reasoner_options=options) as served,
+        pytest.raises(InvalidInputError, match=r"'openai' reasoner .* needs image="),
+    ):
+        TOOL_SPECS["explain_emotion"].run(ToolContext(served), {"action_units": ["AU6", "AU12"]})

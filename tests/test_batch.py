@@ -119,6 +119,7 @@ def test_cli_exit_code_says_a_file_failed(folder, tmp_path):
     assert second.returncode == 0 and "3 already in" in second.stdout and "0 rows written" in second.stdout
 
 
+@pytest.mark.slow
 def test_ray_engine_with_two_workers(folder, tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "out.parquet"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ASTRONAUT, NO_FACE, ROOT, SERVER_ENV, VIDEO, needs_shared
+from conftest import ASTRONAUT, NO_FACE, SERVER_ENV, VIDEO, needs_shared
 
 from fea_agent import InvalidInputError
 from fea_agent.batch import OutputWriteError, ResultWriter, run_batch
@@ -295,20 +295,12 @@ def test_a_real_full_tmpfs_stops_the_cli_with_exit_3_and_the_resume_finishes(tmp
         subprocess.run(["umount", str(disk)], check=False)
 
 
-def _sweep():
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import batch_faults
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    return batch_faults
-
-
 @pytest.mark.slow
 @needs_shared
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_kills_at_write_boundaries_lose_and_double_nothing_locally(tmp_path: Path, fmt: str):
-    tool = _sweep()
+    import batch_faults as tool
+
     inputs = tool.default_inputs(tmp_path / "in")
     # every third boundary and every write here; the tool sweeps them all
     results = tool.sweep(inputs, fmt, "local", ("kill",), every=3, work=tmp_path)
@@ -322,7 +314,8 @@ def test_kills_at_write_boundaries_lose_and_double_nothing_locally(tmp_path: Pat
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_kills_while_ray_delivers_lose_and_double_nothing(tmp_path: Path, fmt: str):
     pytest.importorskip("ray")
-    tool = _sweep()
+    import batch_faults as tool
+
     inputs = tool.default_inputs(tmp_path / "in")
     # the third source's block: cut inside its write, and a kill after it before its fsync
     (torn,) = tool.sweep(inputs, fmt, "ray", ("torn",), only=[3], work=tmp_path)

@@ -8,7 +8,7 @@ from conftest import ROOT
 
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.models.registry import MODELS
-from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+from fea_agent.perception.blendshape_aus import AU_FROM_BLENDSHAPES
 
 README = (ROOT / "README.md").read_text()
 

@@ -174,6 +174,7 @@ def test_visual_tokens_shape_and_frozen_parts(tiny_config, batch):
     assert not any(p.requires_grad for p in model.vision.parameters())
 
 
+@pytest.mark.slow
 def test_one_training_step_lowers_the_loss_and_only_trains_the_trainable(tiny_config, batch):
     model = FEALLM.build(tiny_config)
     frozen = {k: p.detach().clone() for k, p in model.named_parameters() if not p.requires_grad}
@@ -187,6 +188,7 @@ def test_one_training_step_lowers_the_loss_and_only_trains_the_trainable(tiny_co
     assert all(torch.equal(p, frozen[k]) for k, p in model.named_parameters() if not p.requires_grad)
 
 
+@pytest.mark.slow
 def test_bf16_bases_with_float32_trained_parts(tiny_config, batch):
     """The GPU training layout (frozen bases in bf16, trained parts in float32), exercised on CPU."""
     model = FEALLM.build(tiny_config, dtype=torch.bfloat16)
@@ -264,6 +266,7 @@ def test_reasoner_on_a_real_face(trained, astronaut_face):
     assert out[1].reasoning.label == "abstain"
 
 
+@pytest.mark.slow
 def test_cli_uses_the_checkpoint_from_the_environment(trained, astronaut):
     """`fea-agent analyze --reasoner feallm --json` with FEA_AGENT_FEALLM_CHECKPOINT set, as a user runs it."""
     import os
@@ -281,6 +284,7 @@ def test_cli_uses_the_checkpoint_from_the_environment(trained, astronaut):
 
 
 @needs_shared
+@pytest.mark.slow
 def test_train_and_evaluate_tool_end_to_end(tiny_config, tmp_path, capsys):
     """tools/train_feallm.py trains on a FEA-20K file and evaluates on FEABench-style JSONL, on real photos."""
     frl = FRL / "images"

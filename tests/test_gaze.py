@@ -11,8 +11,8 @@ from PIL import Image
 
 @pytest.fixture(scope="module")
 def perceive():
-    from fea_agent.perception.detector import load_yunet
-    from fea_agent.perception.landmarker import load_mediapipe_landmarker
+    from fea_agent.perception.mediapipe_tasks import load_mediapipe_landmarker
+    from fea_agent.perception.yunet import load_yunet
     from fea_agent.pipeline import PipelineOptions
 
     options = PipelineOptions()

@@ -40,8 +40,12 @@ class SlowPipeline:
         self.pipeline = pipeline
 
     def analyze(self, image, *, source=None):
-        time.sleep(0.25)
         return self.pipeline.analyze(image, source=source)
+
+    def run_video(self, frames, **options):
+        for result in self.pipeline.run_video(frames, **options):
+            time.sleep(0.25)
+            yield result
 
 
 def test_a_file_plays_at_its_frame_rate_and_ends(pipeline, clip):
@@ -56,6 +60,8 @@ def test_a_file_plays_at_its_frame_rate_and_ends(pipeline, clip):
     first_empty = next(r.frame_index for r in results if not r.faces)
     assert first_empty >= FRAMES // 2 and faces[0] == 1
     assert results[0].faces[0].expression.label == "happiness"
+    # VIDEO mode: the face is tracked, so every frame that shows it gives it the same id.
+    assert {f.face_id for r in results for f in r.faces} == {0}
     assert results[-1].timestamp_s == pytest.approx(results[-1].frame_index / FPS, abs=1e-3)
 
 
@@ -124,6 +130,7 @@ def _live(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_prints_rows_and_the_count_and_writes_rows(clip, tmp_path):
     out = tmp_path / "live.csv"
     proc = _live("--source", str(clip), "--out", str(out))
@@ -139,13 +146,19 @@ def test_cli_prints_rows_and_the_count_and_writes_rows(clip, tmp_path):
 
 @needs_shared
 @pytest.mark.slow
-def test_cli_keeps_up_with_the_shared_clip():
+def test_cli_keeps_up_with_the_shared_clip_and_keeps_one_face_id(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "live.csv"
     capture = cv2.VideoCapture(str(VIDEO))
     total, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
     capture.release()
-    proc = _live("--source", str(VIDEO), "--quiet")
+    proc = _live("--source", str(VIDEO), "--quiet", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     n, m, seconds = LAST_LINE.match(proc.stdout.strip().splitlines()[-1]).groups()
     assert int(n) + int(m) == total and int(n) > 0
     assert float(seconds) < total / fps * 1.1 + 1  # in step with the clip's own clock
+    rows = pd.read_csv(out)
+    # One woman through the whole clip: one face_id, as `fea-agent video` gives (tests/test_video.py).
+    assert set(rows["face_id"].dropna().astype(int)) == {0}
     print(f"live on the shared clip: {proc.stdout.strip()}")

@@ -13,7 +13,7 @@ from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRol
 from llama_index.core.llms import MockFunctionCallingLLM
 
 from fea_agent.agent_tools import TOOL_SPECS
-from fea_agent.agent_tools.schemas import FaceAnalysis
+from fea_agent.agent_tools.analyze_face import FaceAnalysis
 from fea_agent.integrations.llama_index import FEAToolError, FEAToolSpec
 
 ASTRONAUT = str(ASTRONAUT_PATH)

@@ -60,9 +60,20 @@ async def test_analyze_face_returns_structure_text_and_picture(runtime: Runtime,
     assert face["expression"]["label"] == "happiness"
     assert face["reasoning"]["text"].startswith("Happiness.")
     text, picture = result.content
-    assert isinstance(text, TextContent) and json.loads(text.text) == result.structuredContent
+    # The text is the readable summary a model reads (label, AUs, reasoning), far smaller than the JSON.
+    assert isinstance(text, TextContent) and len(text.text.encode()) < 1500
+    assert "happiness" in text.text and "AU12" in text.text and face["reasoning"]["text"] in text.text
+    assert len(json.dumps(result.structuredContent)) > 4 * len(text.text)
     assert isinstance(picture, ImageContent) and picture.mimeType == "image/jpeg"
     assert base64.b64decode(picture.data)[:2] == b"\xff\xd8"
+
+
+async def test_text_content_can_be_the_json_for_clients_that_parse_it(runtime: Runtime, astronaut_b64: str):
+    server = build_server(runtime, text_content="json")._mcp_server
+    async with create_connected_server_and_client_session(server) as client:
+        result = await client.call_tool("detect_faces", {"image": astronaut_b64, "annotate": False})
+    (text,) = result.content
+    assert json.loads(text.text) == result.structuredContent
 
 
 async def test_errors_come_back_as_results_and_the_server_keeps_serving(runtime: Runtime, astronaut_b64: str):

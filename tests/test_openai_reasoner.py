@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fea_agent.errors import BackendUnavailableError
+from fea_agent.errors import BackendUnavailableError, BadResponseError, ModelRefusalError
 from fea_agent.io.images import load_image
 from fea_agent.reasoning import get_reasoner
-from fea_agent.reasoning.openai_compat import BadResponseError, ModelRefusalError
 from fea_agent.reasoning.prompting import parse_answer
 
 HAPPY = "Happiness. The cheeks are raised (AU 6) and the lip corners pulled up (au12): a felt smile."

@@ -41,6 +41,7 @@ def test_openface3_mtl_keys_and_shapes_match_upstream_record(ours):
     assert [[k, list(v.shape)] for k, v in ours.state_dict().items()] == recorded["keys"]
 
 
+@pytest.mark.slow
 def test_openface3_mtl_outputs_match_upstream_record(ours):
     """Same deterministic weights and inputs -> the outputs upstream's class gave when recorded."""
     recorded = json.loads(REFERENCE.read_text())["outputs"]
@@ -107,6 +108,7 @@ def test_openface3_refuses_a_checkpoint_of_another_model(tmp_path, monkeypatch):
         openface3.load_openface3_aus(_options())
 
 
+@pytest.mark.slow
 def test_openface3_unpinned_weights_get_their_sha256_recorded(made_weights, capsys):
     openface3.load_openface3_aus(_options())
     pins = json.loads((made_weights / "cache" / registry.PINS_FILE).read_text())
@@ -121,6 +123,7 @@ def test_openface3_unpinned_weights_get_their_sha256_recorded(made_weights, caps
 
 
 @needs_shared
+@pytest.mark.slow
 def test_openface3_backends_fill_aus_gaze_and_expressions_in_range(made_weights):
     rgb = np.asarray(Image.open(EDGE / "pexels_group.jpeg").convert("RGB"))
     boxes = [(100.0, 80.0, 120.0, 150.0), (600.0, 100.0, 110.0, 140.0)]

@@ -186,6 +186,7 @@ def _call_each(url: str, tool: str, images: list[str]) -> list:
 
 
 @needs_shared
+@pytest.mark.slow
 def test_a_photo_near_the_documented_maximum_is_analysed_with_default_settings(
     runtime: Runtime, tmp_path: Path
 ):

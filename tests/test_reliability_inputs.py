@@ -26,7 +26,7 @@ from fea_agent.agent_tools import ImagePolicy
 from fea_agent.agent_tools.image_input import resolve_image, resolve_path
 from fea_agent.errors import InvalidInputError
 from fea_agent.io.images import load_image
-from fea_agent.video.frames import VideoReader
+from fea_agent.io.video import VideoReader
 
 _spec = importlib.util.spec_from_file_location("fuzz_images", ROOT / "tools" / "fuzz_images.py")
 fuzz_images = importlib.util.module_from_spec(_spec)
@@ -255,7 +255,7 @@ def test_a_video_cut_short_decodes_its_first_part_and_says_so(
     whole = VIDEO.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole[: len(whole) // 2])  # the index (at the start) still says 472 frames
-    with caplog.at_level("WARNING", logger="fea_agent.video.frames"), VideoReader(cut, stride=8) as reader:
+    with caplog.at_level("WARNING", logger="fea_agent.io.video"), VideoReader(cut, stride=8) as reader:
         frames = list(reader)
     assert reader.frame_count == 472 and 20 < len(frames) < 40
     (warning,) = reader.warnings
@@ -278,7 +278,7 @@ def test_joined_streams_of_two_frame_sizes_say_so(tmp_path: Path, caplog: pytest
         parts.append(part.read_bytes())
     joined = tmp_path / "joined.ts"
     joined.write_bytes(b"".join(parts))  # MPEG-TS files join by concatenation
-    with caplog.at_level("WARNING", logger="fea_agent.video.frames"), VideoReader(joined) as reader:
+    with caplog.at_level("WARNING", logger="fea_agent.io.video"), VideoReader(joined) as reader:
         frames = list(reader)
     assert len(frames) == 48 and {f.rgb.shape for f in frames} == {(240, 320, 3)}  # OpenCV rescales
     (warning,) = reader.warnings

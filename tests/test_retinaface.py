@@ -51,11 +51,12 @@ def detector():
 @pytest.fixture(scope="module")
 def yunet():
     from fea_agent.models.registry import model_path
-    from fea_agent.perception.detector import YuNetDetector
+    from fea_agent.perception.yunet import YuNetDetector
 
     return YuNetDetector(model_path("yunet", download=False))
 
 
+@pytest.mark.slow
 def test_retinaface_finds_the_five_people_of_the_group_photo(detector):
     faces = detector.detect(_rgb("pexels_group.jpeg"))
     assert len(faces) == 5
@@ -80,6 +81,7 @@ def test_retinaface_box_agrees_with_yunet(detector, yunet, name):
     assert np.abs(ours.keypoints - theirs.keypoints).max() <= 0.15 * W
 
 
+@pytest.mark.slow
 def test_retinaface_batch_equals_one_by_one(detector):
     frames = [_rgb("skimage_astronaut.png"), _rgb("skimage_camera.png")]
     batched = detector.detect_batch(frames)

@@ -14,10 +14,10 @@ import pytest
 from conftest import EDGE, VIDEO, needs_shared
 
 from fea_agent import InvalidInputError
-from fea_agent.perception.detector import Detection
+from fea_agent.perception.yunet import Detection
+from fea_agent.pipeline.tracking import FaceTracker
 from fea_agent.results import EXPRESSION_LABELS, VideoSummary
 from fea_agent.video import VideoReader, summarize, to_dataframe
-from fea_agent.video.tracker import FaceTracker
 
 pytestmark = needs_shared
 
@@ -100,6 +100,7 @@ def test_tracking_agrees_with_detecting_every_frame(pipeline):
     assert all(a == b for a, b in confident_pairs)
 
 
+@pytest.mark.slow
 def test_smoothing_steadies_the_au_signal(pipeline):
     raw = list(pipeline.analyze_video(VIDEO, max_frames=40))
     smooth = list(pipeline.analyze_video(VIDEO, max_frames=40, smooth=0.3))
@@ -193,7 +194,7 @@ def test_tracker_keeps_ids_and_retires_lost_faces():
     def det(x: float) -> Detection:
         return Detection((x, 50.0, 100.0, 100.0), 0.9, np.zeros((5, 2), np.float32))
 
-    tracker = FaceTracker(lost_timeout_s=1.0)
+    tracker = FaceTracker(lost_timeout_s=1.0, max_faces=32)
     a, b = tracker.match([det(0), det(300)], 0.0)
     assert (a.face_id, b.face_id) == (0, 1)
     # the faces move a little and come in the other order: same ids
@@ -234,6 +235,7 @@ def test_several_faces_keep_their_ids(pipeline, tmp_path):
             assert abs(face.bbox.x + 3 * r.frame_index - first[face.face_id]) < 0.2 * face.bbox.width + 10
 
 
+@pytest.mark.slow
 def test_cli_writes_rows_and_prints_the_summary(tmp_path):
     out = tmp_path / "clip.csv"
     done = subprocess.run(

@@ -102,6 +102,7 @@ def test_random_model_answer_is_carried_through_typed(tiny_vlm, astronaut_face):
         assert out.expression == face.expression
 
 
+@pytest.mark.slow
 def test_taught_model_answer_is_parsed_into_reasoning(tiny_vlm, astronaut_face):
     """Teach the tiny VLM one answer for this face, then the reasoner parses it into the typed result."""
     from PIL import Image

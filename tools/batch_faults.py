@@ -39,8 +39,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared"))
+from _paths import EDGE, ROOT, VIDEO
+
 HOOKED = ("open", "write", "fsync", "ftruncate", "replace", "unlink")
 MARKER = "FEA_AGENT_FAULT_TRIAL"
 
@@ -305,17 +305,16 @@ def _check_resume(
 
 def default_inputs(folder: Path) -> list[str]:
     """A photo, a photo with five faces, a corrupt JPEG and the shared clip (linked into ``folder``)."""
-    edge = SHARED / "data" / "edge-cases"
     folder.mkdir(parents=True, exist_ok=True)
     links = {
-        "astronaut.png": edge / "images" / "skimage_astronaut.png",
-        "group.jpeg": edge / "images" / "pexels_group.jpeg",
-        "clip.mp4": edge / "video" / "WolfgangLanger_Pexels.mp4",
+        "astronaut.png": EDGE / "skimage_astronaut.png",
+        "group.jpeg": EDGE / "pexels_group.jpeg",
+        "clip.mp4": VIDEO,
     }
     for name, target in links.items():
         if not (folder / name).exists():
             (folder / name).symlink_to(target)
-    (folder / "broken.jpg").write_bytes((edge / "images" / "pexels_angry.jpg").read_bytes()[:3000])
+    (folder / "broken.jpg").write_bytes((EDGE / "pexels_angry.jpg").read_bytes()[:3000])
     return sorted(str(folder / name) for name in [*links, "broken.jpg"])
 
 

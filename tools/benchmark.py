@@ -25,9 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _paths import DATA, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared")) / "data"
 PHOTOS = {
     "one face, 512x512": DATA / "edge-cases/images/skimage_astronaut.png",
     "five faces, 1280x853": DATA / "edge-cases/images/pexels_group.jpeg",
@@ -132,7 +131,7 @@ class RawDirectModels(RawModels):
         super().__init__()
         from fea_agent.backends.base import Detection
         from fea_agent.models.registry import model_path
-        from fea_agent.perception.face_mesh import MediaPipeFaceMesh
+        from fea_agent.perception.mediapipe_mesh import MediaPipeFaceMesh
 
         self.detection = Detection
         self.mesh = MediaPipeFaceMesh(model_path("face_landmarker"))

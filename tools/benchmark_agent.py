@@ -17,10 +17,9 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared")) / "data"
+from _paths import DATA, use_shared_models
+
 PHOTOS = {
     "one face, 512x512": DATA / "edge-cases/images/skimage_astronaut.png",
     "five faces, 1280x853": DATA / "edge-cases/images/pexels_group.jpeg",
@@ -92,8 +91,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed runs of each, per photo (default 30)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
-    if "FEA_AGENT_MODEL_DIR" not in os.environ and (DATA.parent / "models").is_dir():
-        os.environ["FEA_AGENT_MODEL_DIR"] = str(DATA.parent / "models")
+    use_shared_models()
 
     from fea_agent import FEAPipeline
     from fea_agent.agent import create_fea_agent

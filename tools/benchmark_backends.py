@@ -24,11 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _paths import DATA, ROOT
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the deterministic MTL filler the tests use
-DATA = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared")) / "data"
 PHOTOS = {
     "one face, 512x512": DATA / "edge-cases/images/skimage_astronaut.png",
     "five faces, 1280x853": DATA / "edge-cases/images/pexels_group.jpeg",
@@ -178,7 +177,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from fea_agent.models.registry import model_path
-    from fea_agent.perception.detector import YuNetDetector
+    from fea_agent.perception.yunet import YuNetDetector
 
     images = {name: np.asarray(Image.open(path).convert("RGB")) for name, path in PHOTOS.items()}
     yunet = YuNetDetector(model_path("yunet"))

@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 from _mcp_server import start_http_server
+from _paths import EDGE
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = ROOT.parent / "shared" / "data" / "edge-cases" / "images" / "skimage_astronaut.png"
+DEFAULT_IMAGE = EDGE / "skimage_astronaut.png"
 
 
 def _ms(samples: list[float]) -> str:
@@ -50,7 +50,7 @@ def bench_in_process(args: dict, runs: int) -> list[float]:
         samples = []
         for i in range(runs + 2):
             started = time.perf_counter()
-            to_call_result(spec.run(ctx, args))  # the same work the server does, minus the transport
+            to_call_result(spec.call(ctx, args))  # the same work the server does, minus the transport
             if i >= 2:
                 samples.append((time.perf_counter() - started) * 1000)
     return samples

@@ -29,12 +29,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from _paths import EDGE as IMAGES
+from _paths import VIDEO, use_shared_models
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FEA_AGENT_SHARED", ROOT.parent / "shared"))
-VIDEO = SHARED / "data" / "edge-cases" / "video" / "WolfgangLanger_Pexels.mp4"
-IMAGES = SHARED / "data" / "edge-cases" / "images"
-os.environ.setdefault("FEA_AGENT_MODEL_DIR", str(SHARED / "models"))
+use_shared_models()
 
 
 def pipeline_frames(pipeline, video: Path, n: int, ids: set[int], *, tracking: bool = True) -> Iterator[None]:
@@ -46,8 +44,8 @@ def pipeline_frames(pipeline, video: Path, n: int, ids: set[int], *, tracking: b
 
 def bare_tasks_frames(pipeline, video: Path, n: int, *, detect_every_s: float = 1.0) -> Iterator[None]:
     """The bare Tasks loop: decode, YuNet when due, the VIDEO-mode Face Landmarker on a crop, the CNN."""
-    from fea_agent.perception.landmarker import MediaPipeLandmarker, fast_square_crop
-    from fea_agent.video.frames import VideoReader
+    from fea_agent.io.video import VideoReader
+    from fea_agent.perception.mediapipe_tasks import MediaPipeLandmarker, fast_square_crop
 
     detector, classifier = pipeline.detector, pipeline.appearance
     landmarker = MediaPipeLandmarker(_model("face_landmarker"), video=True)
@@ -75,8 +73,8 @@ def bare_tasks_frames(pipeline, video: Path, n: int, *, detect_every_s: float = 
 def bare_direct_frames(pipeline, video: Path, n: int, *, detect_every_s: float = 1.0) -> Iterator[None]:
     """The bare direct loop: decode, YuNet when due, the direct backend's tracker (landmark and blendshape
     models, pose) on the region the last landmarks give, the CNN."""
-    from fea_agent.perception.face_mesh import MediaPipeFaceMesh
-    from fea_agent.video.frames import VideoReader
+    from fea_agent.io.video import VideoReader
+    from fea_agent.perception.mediapipe_mesh import MediaPipeFaceMesh
 
     detector, classifier = pipeline.detector, pipeline.appearance
     tracker = MediaPipeFaceMesh(_model("face_landmarker")).tracker()

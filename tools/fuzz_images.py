@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _paths import EDGE as PHOTOS
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-PHOTOS = ROOT.parent / "shared" / "data" / "edge-cases" / "images"
 SEED_PHOTOS = ("skimage_astronaut.png", "pexels_group.jpeg", "webmorph_lisa_lisa1.jpg", "skimage_coffee.png")
 _INTERESTING = (b"\x00", b"\xff", b"\x7f\xff\xff\xff", b"\xff\xff\xff\xff", b"\x80\x00\x00\x00", b"\x00\x00")
 

@@ -51,12 +51,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from _mcp_server import start_http_server
+from _paths import DATA
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 WARM_UP_CALLS = 200
 #: The idle limit the server gets for --sessions, so that the tool sees sessions expire.
 SESSION_IDLE_S = 20.0

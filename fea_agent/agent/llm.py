@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
 
+    from fea_agent.agent.tool_images import ToolImages
     from fea_agent.pipeline import FEAPipeline
 
 #: Environment variables read by :func:`chat_model_from_env`.
@@ -71,6 +72,7 @@ def create_llm_agent(
     *,
     pipeline: FEAPipeline | None = None,
     system_prompt: str = SYSTEM_PROMPT,
+    tool_images: ToolImages = "user",
     **kwargs: Any,
 ) -> Any:
     """A ``langchain.agents.create_agent`` graph over the fea-agent tools.
@@ -81,6 +83,10 @@ def create_llm_agent(
             server (:func:`load_mcp_tools`) work too; they are async, so call the agent with ``ainvoke``.
         pipeline: the pipeline the default tools use (shared, not copied).
         system_prompt: replaces :data:`SYSTEM_PROMPT`.
+        tool_images: pictures in tool results (the MCP server's annotated image, ``include_image=True``):
+            ``"user"`` sends them to the model in a user message after the tool results (what OpenAI-style
+            APIs accept), ``"drop"`` leaves them out, ``"keep"`` sends them inside the tool results (Anthropic,
+            Gemini). See :mod:`fea_agent.agent.tool_images`.
         kwargs: passed to ``create_agent`` (``checkpointer`` for multi-turn memory, ``middleware``, ...).
 
     Returns:
@@ -92,8 +98,13 @@ def create_llm_agent(
         from fea_agent.integrations.langchain import FEAToolkit
 
         tools = FEAToolkit(pipeline=pipeline).get_tools()
+    from fea_agent.agent.tool_images import ToolImagesMiddleware
+
     kwargs.setdefault("name", "fea-agent")
-    return create_agent(resolve_chat_model(model), list(tools), system_prompt=system_prompt, **kwargs)
+    middleware = [ToolImagesMiddleware(tool_images), *kwargs.pop("middleware", ())]
+    return create_agent(
+        resolve_chat_model(model), list(tools), system_prompt=system_prompt, middleware=middleware, **kwargs
+    )
 
 
 def mcp_server_command(

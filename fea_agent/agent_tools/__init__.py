@@ -1,17 +1,19 @@
-"""The agent tools, defined once; MCP, LangChain and LlamaIndex are thin skins over them.
+"""The agent tools, defined once (one module per tool); MCP, LangChain and LlamaIndex are thin skins over them.
 
     from fea_agent import FEAPipeline
     from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext
 
     ctx = ToolContext(FEAPipeline(), ImagePolicy.allowing("/data/photos"))
-    out = TOOL_SPECS["analyze_face"].run(ctx, {"image": "/data/photos/me.jpg"})
-    out.faces[0].reasoning.text          # typed output (pydantic)
-    annotated_image(out)                 # (JPEG bytes, "image/jpeg") for tools with returns_image
+    result = TOOL_SPECS["analyze_face"].call(ctx, {"image": "/data/photos/me.jpg"})
+    result.output.faces[0].reasoning.text    # typed output (pydantic)
+    result.image.data                        # the annotated JPEG (analyze_face, detect_faces), or None
 
-Bad input raises :class:`~fea_agent.errors.InvalidInputError` (a ``FEAError``) whose message names the
-problem; skins turn it into their error result.
+``TOOL_SPECS[name].run(ctx, arguments)`` gives the typed output alone. Bad input raises
+:class:`~fea_agent.errors.InvalidInputError` (a ``FEAError``) whose message names the problem; skins turn any
+exception into their error result with :func:`fea_agent.errors.describe_error`.
 """
 
+from fea_agent.agent_tools.catalogue import TOOL_GROUPS, TOOL_SPECS, tools_for
 from fea_agent.agent_tools.image_input import (
     MAX_IMAGE_BYTES,
     ImagePolicy,
@@ -19,19 +21,21 @@ from fea_agent.agent_tools.image_input import (
     resolve_image,
     resolve_path,
 )
-from fea_agent.agent_tools.schemas import IMAGE_DESCRIPTION, annotated_image
-from fea_agent.agent_tools.tools import TOOL_GROUPS, TOOL_SPECS, ToolContext, ToolSpec, tools_for
+from fea_agent.agent_tools.spec import IMAGE_DESCRIPTION, EncodedImage, ToolContext, ToolResult, ToolSpec
+from fea_agent.agent_tools.text import render_output
 
 __all__ = [
     "IMAGE_DESCRIPTION",
     "MAX_IMAGE_BYTES",
     "TOOL_GROUPS",
     "TOOL_SPECS",
+    "EncodedImage",
     "ImagePolicy",
     "ResolvedImage",
     "ToolContext",
+    "ToolResult",
     "ToolSpec",
-    "annotated_image",
+    "render_output",
     "resolve_image",
     "resolve_path",
     "tools_for",

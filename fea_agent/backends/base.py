@@ -1,9 +1,10 @@
-"""The small protocols every perception backend implements, and the per-face values they pass on.
+"""The small protocols every backend implements, and the per-face values they pass on.
 
 A stage is one protocol: a detector finds faces, a landmarks backend fits a mesh to each, an action-unit backend
-measures AUs, an appearance backend classifies the expression from pixels. Backends are chosen by name in
-:class:`~fea_agent.pipeline.PipelineOptions` and loaded through :mod:`fea_agent.backends.registry`. Each batch
-method takes every face of one image at once, so a GPU backend can run them as one batch.
+measures AUs, an appearance backend classifies the expression from pixels, a reasoner explains the expression.
+Backends are chosen by name in :class:`~fea_agent.pipeline.PipelineOptions` and built through
+:mod:`fea_agent.backends.registry`. Each batch method takes every face of one image at once, so a GPU backend
+can run them as one batch.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from fea_agent.results import ActionUnit
+from fea_agent.results import ActionUnit, Face
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels of the full image
 
@@ -39,7 +40,7 @@ class FaceMesh:
 
 
 @dataclass(frozen=True)
-class FaceActionUnits:
+class AUOutput:
     """An action-unit backend's output for one face; ``gaze`` when the model also estimates it."""
 
     aus: list[ActionUnit]
@@ -91,6 +92,10 @@ class LandmarksTracker(Protocol):
         """The face's mesh in this frame; ``detection`` is where it was last seen (or the detector's box)."""
         ...
 
+    def prefetch(self, rgb: np.ndarray) -> None:
+        """The next frame, given while this one is finished, so a tracker can start on it early."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -107,12 +112,10 @@ class TrackingLandmarksBackend(LandmarksBackend, Protocol):
 class ActionUnitBackend(Protocol):
     name: str
     device: str
-    #: True when the AUs are computed from the landmarks backend's mesh (then a face without one gets none).
-    needs_mesh: bool
 
     def predict(
         self, rgb: np.ndarray, detections: list[Detection], meshes: list[FaceMesh | None]
-    ) -> list[FaceActionUnits]:
+    ) -> list[AUOutput]:
         """AUs for every face of one image, in the order of ``detections``."""
         ...
 
@@ -125,3 +128,22 @@ class AppearanceBackend(Protocol):
     def predict(self, rgb: np.ndarray, detections: list[Detection]) -> list[AppearanceOutput]:
         """Expression from pixels for every face of one image, in the order of ``detections``."""
         ...
+
+
+@runtime_checkable
+class Reasoner(Protocol):
+    """Explains the perceived faces of one image: fills ``reasoning`` and may replace ``expression``.
+
+    ``rgb`` is the image (the registry's ``needs_image`` says whether a reasoner looks at it); ``appearance``
+    is each face's appearance-backend distribution (None without one), for reasoners that weigh it.
+    """
+
+    name: str
+    device: str
+
+    def reason(
+        self,
+        faces: list[Face],
+        rgb: np.ndarray | None = None,
+        appearance: list[dict[str, float] | None] | None = None,
+    ) -> list[Face]: ...

@@ -12,14 +12,12 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from fea_agent.errors import BackendUnavailableError, ModelFileError
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
+from fea_agent.backends.context import BuildContext
+from fea_agent.errors import BackendUnavailableError
 
 Stage = Literal["detector", "landmarks", "action_units", "appearance", "reasoner"]
 STAGES: tuple[Stage, ...] = ("detector", "landmarks", "action_units", "appearance", "reasoner")
@@ -32,11 +30,13 @@ class BackendSpec:
     stage: Stage
     name: str
     description: str
-    #: ``"module:function"`` called as ``function(options)``; imported only when the backend is loaded.
+    #: ``"module:function"`` called as ``function(ctx: BuildContext)``; imported only when the backend is loaded.
     factory: str
     models: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()  # importable module names the backend needs
     extra: str | None = None  # the pip extra that installs them
+    #: Stages whose output this backend reads (the blendshape AUs need the landmarks backend's mesh).
+    requires: tuple[Stage, ...] = ()
     #: Reasoners only: True when the backend looks at pixels, so a call without the image cannot run it.
     needs_image: bool = False
     #: Where it runs: "cpu", or "auto" for backends that use CUDA when torch/onnxruntime can see a GPU.
@@ -50,7 +50,7 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             "detector",
             "yunet",
             "YuNet (OpenCV FaceDetectorYN): box, 5 points, score; faces from about 10 px",
-            "fea_agent.perception.detector:load_yunet",
+            "fea_agent.perception.yunet:load_yunet",
             models=("yunet",),
         ),
         BackendSpec(
@@ -78,7 +78,7 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             "MediaPipe's face landmark and blendshape models (from the Face Landmarker bundle) run directly "
             "with LiteRT on a region from the detector's box and eyes: 478 landmarks, 52 blendshapes, head "
             "pose; in video, each frame's region comes from the previous frame's landmarks",
-            "fea_agent.perception.face_mesh:load_mediapipe_face_mesh",
+            "fea_agent.perception.mediapipe_mesh:load_mediapipe_face_mesh",
             models=("face_landmarker",),
         ),
         BackendSpec(
@@ -87,20 +87,21 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             "MediaPipe Face Landmarker (Tasks API) on a square crop around each face: 478 landmarks, "
             "52 blendshapes, head pose (slower: it runs its own detector again; the reference the direct "
             "backend is tested against)",
-            "fea_agent.perception.landmarker:load_mediapipe_landmarker",
+            "fea_agent.perception.mediapipe_tasks:load_mediapipe_landmarker",
             models=("face_landmarker",),
         ),
         BackendSpec(
             "action_units",
             "blendshapes",
             "20 AUs estimated from MediaPipe's blendshapes and landmarks (calibrated, approximate)",
-            "fea_agent.perception.action_units:load_blendshape_aus",
+            "fea_agent.perception.blendshape_aus:load_blendshape_aus",
+            requires=("landmarks",),
         ),
         BackendSpec(
             "appearance",
             "fer",
             "FER2013 mini-Xception CNN (7 expressions) on LiteRT",
-            "fea_agent.perception.expression:load_fer",
+            "fea_agent.perception.fer:load_fer",
             models=("fer",),
         ),
         BackendSpec(
@@ -139,13 +140,13 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             "reasoner",
             "facs",
             "FACS prototypes fused with appearance; offline, deterministic, explains with AUs",
-            "fea_agent.reasoning:load_reasoner",
+            "fea_agent.reasoning.facs:load_facs_reasoner",
         ),
         BackendSpec(
             "reasoner",
             "feallm",
             "FEALLM (this package's torch implementation) from a trained checkpoint",
-            "fea_agent.reasoning:load_reasoner",
+            "fea_agent.reasoning.feallm.reasoner:load_feallm_reasoner",
             packages=("torch", "transformers", "peft"),
             extra="feallm",
             needs_image=True,
@@ -155,7 +156,7 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             "reasoner",
             "vlm",
             "any Hugging Face vision-language model through transformers",
-            "fea_agent.reasoning:load_reasoner",
+            "fea_agent.reasoning.vlm:load_vlm_reasoner",
             packages=("torch", "transformers"),
             extra="feallm",
             needs_image=True,
@@ -165,7 +166,7 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             "reasoner",
             "openai",
             "any OpenAI-compatible chat endpoint (vLLM serving FEALLM or a peer model, a hosted model)",
-            "fea_agent.reasoning:load_reasoner",
+            "fea_agent.reasoning.openai_compat:load_openai_reasoner",
             packages=("openai",),
             extra="feallm",
             needs_image=True,
@@ -181,6 +182,18 @@ DEFAULTS: dict[Stage, str] = {
     "appearance": "fer",
     "reasoner": "facs",
 }
+
+
+def register(backend: BackendSpec) -> None:
+    """Add a backend that lives outside this package (a plugin's, or a test's): afterwards its name is a
+    choice of :class:`~fea_agent.pipeline.PipelineOptions` and of every command's flag, like a built-in one.
+    Raises ValueError when the stage already has a backend of that name."""
+    key = (backend.stage, backend.name)
+    if key in BACKENDS:
+        raise ValueError(
+            f"the {backend.stage.replace('_', ' ')} backend {backend.name!r} is already registered"
+        )
+    BACKENDS[key] = backend
 
 
 def names(stage: Stage) -> tuple[str, ...]:
@@ -228,8 +241,8 @@ def device_of(stage: Stage, name: str) -> str:
     return best_device()
 
 
-def load(stage: Stage, name: str, options: PipelineOptions) -> Any:
-    """Build the backend ``name`` of ``stage`` for a pipeline with ``options``.
+def load(stage: Stage, name: str, ctx: BuildContext) -> Any:
+    """Build the backend ``name`` of ``stage`` from ``ctx``: every factory has this one signature.
 
     Raises :class:`BackendUnavailableError` (a package is missing) or :class:`ModelFileError` (a weights file
     is missing or corrupt), each naming what is missing and how to get it.
@@ -242,11 +255,8 @@ def load(stage: Stage, name: str, options: PipelineOptions) -> Any:
             f"the {stage.replace('_', ' ')} backend {name!r} needs {', '.join(missing)}: {how}"
         )
     module_name, _, function = s.factory.partition(":")
-    factory: Callable[[PipelineOptions], Any] = getattr(importlib.import_module(module_name), function)
-    try:
-        return factory(options) if stage != "reasoner" else factory(name, options)
-    except ModelFileError:
-        raise
+    factory: Callable[[BuildContext], Any] = getattr(importlib.import_module(module_name), function)
+    return factory(ctx)
 
 
 class BackendStatus(BaseModel):

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from fea_agent.batch.source import analyse_source
 from fea_agent.batch.writers import BATCH_COLUMNS, OutputWriteError, ResultWriter, source_key
 from fea_agent.errors import InvalidInputError
-from fea_agent.video.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from fea_agent.io.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 

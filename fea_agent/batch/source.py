@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from fea_agent.errors import FEAError
+from fea_agent.io.video import VIDEO_EXTENSIONS
 from fea_agent.video.dataframe import frame_rows
-from fea_agent.video.frames import VIDEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
 

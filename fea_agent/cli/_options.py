@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fea_agent.backends.registry import DEFAULTS, names
+from fea_agent.pipeline.options import MAX_FACES
 
 #: Stage -> (flag, what it picks). Optional stages also accept ``none``.
 _PERCEPTION_FLAGS: dict[str, tuple[str, str, bool]] = {
@@ -49,7 +50,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="analyse at most N faces per image (default 32)",
+        help=f"analyse at most N faces per image (default {MAX_FACES})",
     )
     group.add_argument(
         "--expression-model",

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
-from fea_agent.errors import FEAError
+from fea_agent.errors import FEAError, describe_error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 save_annotated(analysis.rgb, result, str(target), landmarks=not args.no_landmarks)
         except Exception as exc:  # one bad input must not lose the others' results (FEAError or not)
             failed.append(image)
-            message = (
-                str(exc) if isinstance(exc, FEAError) else f"internal error: {type(exc).__name__}: {exc}"
-            )
+            message = describe_error(exc)
             if args.json or args.jsonl:
                 record = {"source": image, "error": message}
                 records.append(record)

@@ -52,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-request-mb", type=float, default=None, help="HTTP request size limit in MB (default about 34)"
     )
     m.add_argument(
+        "--tool-text",
+        choices=("summary", "json"),
+        default="summary",
+        help="what a tool result's text holds beside its structured content: a readable summary (default, "
+        "fewer tokens for the model) or the same JSON (for clients that parse the text)",
+    )
+    m.add_argument(
         "--no-auth",
         action="store_true",
         help="HTTP on a loopback address without a token (refused for any other address)",
@@ -90,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     except FEAError as exc:
         print(f"fea-agent serve mcp: {exc}", file=sys.stderr)
         return 2
-    server = build_server(runtime, tools=args.tools, host=args.host, port=args.port)
+    server = build_server(
+        runtime, tools=args.tools, host=args.host, port=args.port, text_content=args.tool_text
+    )
     try:
         if args.transport == "stdio":
             server.run("stdio")

@@ -90,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
 
     from fea_agent.batch.writers import BATCH_COLUMNS, ResultWriter, output_format
     from fea_agent.interchange import openface
+    from fea_agent.io.video import VideoReader
     from fea_agent.pipeline import FEAPipeline
     from fea_agent.video import frame_rows
     from fea_agent.video.dataframe import CHANGE_COLUMNS
-    from fea_agent.video.frames import VideoReader
     from fea_agent.video.summary import Summarizer
 
     try:

@@ -10,16 +10,12 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from fea_agent.errors import FEAError
+from fea_agent.backends.registry import names as backend_names
+from fea_agent.errors import FEAError, describe_error
 from fea_agent.io.images import LoadedImage, load_image
 from fea_agent.pipeline import USE_PIPELINE, FEAPipeline
 from fea_agent.reasoning import Reasoner, get_reasoner
 from fea_agent.results import ImageResult
-
-try:  # the list of reasoner names lives in fea_agent.reasoning once its backends exist
-    from fea_agent.reasoning import REASONERS as _NAMES
-except ImportError:  # pragma: no cover - older checkouts
-    _NAMES = ("facs", "feallm", "vlm", "openai")
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +32,7 @@ class Reasoners:
         """Try to build each named reasoner; the pipeline's own is reused, failures keep their message."""
         out = cls()
         own = pipeline.reasoner
-        for name in names if names is not None else _NAMES:
+        for name in names if names is not None else backend_names("reasoner"):
             if own is not None and getattr(own, "name", None) == name:
                 out.available[name] = own
                 continue
@@ -55,10 +51,10 @@ def user_errors(what: str) -> Iterator[None]:
     except gr.Error:
         raise
     except FEAError as exc:
-        raise gr.Error(str(exc), title=f"Cannot analyse {what}") from None
+        raise gr.Error(describe_error(exc), title=f"Cannot analyse {what}") from None
     except Exception as exc:
         log.exception("demo: unexpected error while analysing %s", what)
-        raise gr.Error(f"{type(exc).__name__}: {exc}", title=f"Analysis of {what} failed") from None
+        raise gr.Error(describe_error(exc), title=f"Analysis of {what} failed") from None
 
 
 def decode(data: bytes, name: str, pipeline: FEAPipeline) -> LoadedImage:
@@ -68,6 +64,4 @@ def decode(data: bytes, name: str, pipeline: FEAPipeline) -> LoadedImage:
 
 def analyze(pipeline: FEAPipeline, loaded: LoadedImage, reasoner: Reasoner | None) -> ImageResult:
     """Analyse with the pipeline; a reasoner other than the pipeline's own replaces its reasoning stage."""
-    result = pipeline.run(loaded, reasoner=reasoner if reasoner is not None else USE_PIPELINE).result
-    assert result is not None
-    return result
+    return pipeline.run(loaded, reasoner=reasoner if reasoner is not None else USE_PIPELINE).result

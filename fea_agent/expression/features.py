@@ -4,7 +4,7 @@ Version 2 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_
 
 - ``bs:<name>``: MediaPipe's 52 blendshape scores (0-1), in sorted name order;
 - ``au_p:<AU>`` and ``au_i:<AU>``: the AU probabilities (0-1) and intensities (0-5, divided by 5) of
-  :mod:`fea_agent.perception.action_units`, in catalogue order;
+  :mod:`fea_agent.perception.blendshape_aus`, in catalogue order;
 - ``geo:<name>``: landmark geometry in a head-fixed frame (see :func:`geometry`), in units of the distance
   between the outer eye corners, so that face size, position and head rotation drop out;
 - ``pose:<yaw|pitch|roll>``: head pose in degrees / 45 and their absolute values (a turned head changes what the
@@ -35,8 +35,8 @@ from dataclasses import asdict
 import numpy as np
 
 from fea_agent.expression.texture import TEXTURE_SIZE, mouth_texture, texture_names
-from fea_agent.perception.expression import FER_LABELS
-from fea_agent.perception.face_mesh import BLENDSHAPE_NAMES
+from fea_agent.perception.fer import FER_LABELS
+from fea_agent.perception.mediapipe_mesh import BLENDSHAPE_NAMES
 from fea_agent.results import EXPRESSION_LABELS, Face
 
 FEATURE_VERSION = "2"
@@ -165,7 +165,7 @@ def geometry(landmarks: np.ndarray) -> np.ndarray:
 
 def feature_names(*, embedding: bool) -> list[str]:
     """Column names of :func:`face_features`, in order."""
-    from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+    from fea_agent.perception.blendshape_aus import AU_FROM_BLENDSHAPES
 
     names = [f"bs:{b}" for b in BLENDSHAPES]
     names += [f"au_p:{au}" for au in AU_FROM_BLENDSHAPES] + [f"au_i:{au}" for au in AU_FROM_BLENDSHAPES]
@@ -193,7 +193,7 @@ def face_features(
     """The feature vector of one face and whether its appearance columns were measured (False: they are NaN,
     for the model to fill in); None when the face has no mesh (no landmarks, blendshapes or AUs). ``rgb`` is
     the image the face's landmarks are in, for the texture columns (NaN without it)."""
-    from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+    from fea_agent.perception.blendshape_aus import AU_FROM_BLENDSHAPES
     from fea_agent.reasoning.facs import au_view, fuse
 
     if not face.landmarks or not face.blendshapes or not face.aus:
@@ -230,7 +230,7 @@ def face_features(
 
 def au_calibration_digest() -> str:
     """sha256 of the blendshape -> AU calibration table: AU inputs change when it does."""
-    from fea_agent.perception import action_units as au
+    from fea_agent.perception import blendshape_aus as au
 
     table = {code: asdict(cal) for code, cal in au.AU_FROM_BLENDSHAPES.items()}
     extra = [au.GATE_START, au.GATE_FULL, au.LIFT_REST, au.LIFT_FULL, au.LIFT_WEIGHT]

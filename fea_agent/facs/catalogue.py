@@ -48,6 +48,11 @@ AU_CATALOGUE: dict[str, ActionUnitInfo] = {
     )
 }
 
+#: The AU columns of every table (video, batch, OpenFace export), in catalogue order: each catalogue AU, so a
+#: table has the same columns whichever AU backend filled them (a backend that does not measure an AU leaves
+#: its cells empty).
+REPORTED_AUS: tuple[str, ...] = tuple(AU_CATALOGUE)
+
 
 def normalize_au_code(code: str | int) -> str:
     """'12', 12, 'au12', 'AU12' -> 'AU12'. Raises ValueError for anything else."""

@@ -1,9 +1,10 @@
 """LlamaIndex tools for fea-agent: ``FEAToolSpec().to_tool_list()``.
 
-The same tools as the MCP server and the LangChain toolkit (names, descriptions and argument schemas come
-from :data:`fea_agent.agent_tools.TOOL_SPECS`). Each call's ``ToolOutput`` holds readable text for the model,
-the annotated picture as an ``ImageBlock`` (LlamaIndex's McpToolSpec would flatten it to text), and the typed
-pydantic result as ``raw_output``.
+The same tools as the MCP server and the LangChain toolkit (names, descriptions, argument schemas and
+summaries come from :data:`fea_agent.agent_tools.TOOL_SPECS`). Each call's ``ToolOutput`` holds readable text
+for the model, the annotated picture as an ``ImageBlock`` (LlamaIndex's McpToolSpec would flatten it to text),
+and the typed pydantic result as ``raw_output``. Any failure is raised as :class:`FEAToolError`, whose message
+names the problem; LlamaIndex's agents hand it to the model as the tool's answer and go on.
 
     from llama_index.core.agent.workflow import FunctionAgent
     agent = FunctionAgent(tools=FEAToolSpec(allowed_dirs=["photos"]).to_tool_list(), llm=llm)
@@ -11,38 +12,51 @@ pydantic result as ``raw_output``.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from llama_index.core.base.llms.types import ImageBlock, TextBlock
-from llama_index.core.tools import FunctionTool, ToolMetadata
+from llama_index.core.base.llms.types import ContentBlock, ImageBlock, TextBlock
+from llama_index.core.tools import FunctionTool, ToolMetadata, ToolOutput
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
-from pydantic import BaseModel
 
-from fea_agent.agent_tools import TOOL_SPECS, ToolContext, annotated_image
-from fea_agent.errors import FEAError
-from fea_agent.integrations._content import render_output
+from fea_agent.agent_tools import TOOL_SPECS, ToolContext, ToolResult, render_output
+from fea_agent.errors import FEAError, describe_error
 from fea_agent.integrations._context import make_context, make_policy
 
+log = logging.getLogger(__name__)
 
-class FEAToolError(ValueError):
-    """A tool call LlamaIndex reports back to the model; the message names the problem with the input."""
+
+class FEAToolError(FEAError, ValueError):
+    """A tool call LlamaIndex reports back to the model; the message names the problem."""
 
 
 class _FEAFunctionTool(FunctionTool):
-    """A FunctionTool whose typed output becomes a text block plus, where there is one, an image block."""
+    """A FunctionTool over one agent tool: its :class:`ToolResult` becomes a text block plus, where the tool
+    drew one, an image block; ``raw_output`` is the typed output."""
 
     include_image: bool = True
 
-    def _parse_tool_output(self, raw_output: Any) -> list[Any]:
-        if not isinstance(raw_output, BaseModel):
+    def _parse_tool_output(self, raw_output: Any) -> list[ContentBlock]:
+        if not isinstance(raw_output, ToolResult):
             return super()._parse_tool_output(raw_output)
-        blocks: list[Any] = [TextBlock(text=render_output(raw_output))]
-        picture = annotated_image(raw_output) if self.include_image else None
-        if picture is not None:
-            blocks.append(ImageBlock(image=picture[0], image_mimetype=picture[1]))
+        blocks: list[ContentBlock] = [TextBlock(text=render_output(raw_output.output))]
+        if self.include_image and raw_output.image is not None:
+            blocks.append(ImageBlock(image=raw_output.image.data, image_mimetype=raw_output.image.mime_type))
         return blocks
+
+    @staticmethod
+    def _typed(output: ToolOutput) -> ToolOutput:
+        if isinstance(output.raw_output, ToolResult):
+            output.raw_output = output.raw_output.output
+        return output
+
+    def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        return self._typed(super().call(*args, **kwargs))
+
+    async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        return self._typed(await super().acall(*args, **kwargs))
 
 
 class FEAToolSpec(BaseToolSpec):
@@ -76,41 +90,28 @@ class FEAToolSpec(BaseToolSpec):
             self._context = make_context(self._pipeline, self._policy)
         return self._context
 
-    def _run(self, name: str, arguments: dict[str, Any]) -> BaseModel:
+    def call(self, name: str, **arguments: Any) -> ToolResult:
+        """Run the agent tool ``name``; any failure is an :class:`FEAToolError` naming the problem."""
         try:
-            return TOOL_SPECS[name].run(self.context, arguments)
-        except FEAError as exc:
-            raise FEAToolError(f"{name}: {exc}") from exc
+            return TOOL_SPECS[name].call(self.context, arguments)
+        except Exception as exc:
+            if not isinstance(exc, FEAError):
+                log.exception("tool %s failed", name)
+            raise FEAToolError(f"{name}: {describe_error(exc)}") from exc
 
-    # One method per tool; what the model reads (description, arguments) is TOOL_SPECS[name]'s.
+    def __getattr__(self, name: str) -> Callable[..., ToolResult]:
+        """``spec.analyze_face(image=...)``: each tool as a method, as LlamaIndex tool specs have them."""
+        if name in TOOL_SPECS:
+            return self._function(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def analyze_face(self, **arguments: Any) -> BaseModel:
-        """Full analysis of every face: box, pose, AUs, fused expression and the grounded reasoning."""
-        return self._run("analyze_face", arguments)
+    def _function(self, name: str) -> Callable[..., ToolResult]:
+        def run(**arguments: Any) -> ToolResult:
+            return self.call(name, **arguments)
 
-    def detect_faces(self, **arguments: Any) -> BaseModel:
-        """Face boxes, keypoints, head pose and quality."""
-        return self._run("detect_faces", arguments)
-
-    def detect_action_units(self, **arguments: Any) -> BaseModel:
-        """Facial action units (FACS) per face: probability 0-1, intensity 0-5."""
-        return self._run("detect_action_units", arguments)
-
-    def classify_expression(self, **arguments: Any) -> BaseModel:
-        """Expression probabilities per face, appearance alone and fused with the AUs."""
-        return self._run("classify_expression", arguments)
-
-    def explain_emotion(self, **arguments: Any) -> BaseModel:
-        """The reasoner's label-first explanation grounded in AUs, from an image or from given AUs."""
-        return self._run("explain_emotion", arguments)
-
-    def describe_action_unit(self, **arguments: Any) -> BaseModel:
-        """FACS catalogue look-up: name, muscle, appearance, the expressions it supports or contradicts."""
-        return self._run("describe_action_unit", arguments)
-
-    def analyze_video(self, **arguments: Any) -> BaseModel:
-        """A video summarised per tracked face: dominant expression, AU activation rates, peaks."""
-        return self._run("analyze_video", arguments)
+        run.__name__ = name
+        run.__doc__ = TOOL_SPECS[name].summary
+        return run
 
     def get_metadata_from_fn_name(
         self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
@@ -131,8 +132,9 @@ class FEAToolSpec(BaseToolSpec):
         mapping = func_to_metadata_mapping or {}
         tools: list[FunctionTool] = []
         for name in names:
+            assert isinstance(name, str)
             tool = _FEAFunctionTool.from_defaults(
-                fn=getattr(self, name),
+                fn=self._function(name),
                 tool_metadata=mapping.get(name) or self.get_metadata_from_fn_name(name),
             )
             tool.include_image = self.include_image

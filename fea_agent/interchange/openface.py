@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+from fea_agent.facs.catalogue import REPORTED_AUS
 from fea_agent.perception.gaze import gaze_from_landmarks
 from fea_agent.results import Face, ImageResult
 
@@ -52,7 +52,7 @@ OUTER_EYE_CORNERS_MM = 90.0
 
 #: fea-agent's AUs in OpenFace's order (OpenFace 2 estimates 01 02 04 05 06 07 09 10 12 14 15 17 20 23 25 26
 #: 45, and 28 as presence only; 18, 22, 24 and 43 are ours alone, 28 and 45 are OpenFace's alone).
-AU_CODES: tuple[str, ...] = tuple(sorted(AU_FROM_BLENDSHAPES))
+AU_CODES = REPORTED_AUS
 
 COLUMNS: tuple[str, ...] = (
     "frame",

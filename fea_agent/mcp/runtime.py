@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel
 
-from fea_agent.agent_tools import ImagePolicy, ToolContext, ToolSpec
+from fea_agent.agent_tools import ImagePolicy, ToolContext, ToolResult, ToolSpec
 from fea_agent.errors import FEAError
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Runtime:
         spec: ToolSpec,
         args: BaseModel,
         progress: Callable[[int, int | None], None] | None = None,
-    ) -> BaseModel:
+    ) -> ToolResult:
         """Run one tool call synchronously on a borrowed pipeline (call from a worker thread)."""
         with self.borrow() as ctx:
             return spec.func(ctx.with_progress(progress), args)
@@ -127,7 +127,7 @@ class Runtime:
         progress: Callable[[int, int | None], None] | None = None,
         *,
         disconnected: Callable[[], Awaitable[None]] | None = None,
-    ) -> BaseModel:
+    ) -> ToolResult:
         """Run one tool call in a worker thread; stop it when ``disconnected()`` returns (the client went
         away) or this task is cancelled (the client cancelled the request), at the work's next progress step.
 
@@ -142,12 +142,12 @@ class Runtime:
             if progress is not None:
                 progress(done, total)
 
-        def run() -> BaseModel:
+        def run() -> ToolResult:
             if stop.is_set():  # the client left while the call waited for a pipeline
                 raise CallStopped(f"{spec.name} not started: the client went away")
             return self.run(spec, args, step)
 
-        outcome: list[BaseModel] = []
+        outcome: list[ToolResult] = []
         failure: list[BaseException] = []
         finished = anyio.Event()
 

@@ -1,9 +1,12 @@
 """The fea-agent MCP server (official ``mcp`` SDK, FastMCP): the agent tools, two resources and a prompt.
 
 Every tool comes from :data:`fea_agent.agent_tools.TOOL_SPECS`; this module only translates. A tool returns
-its typed output as structured content (with an output schema), the same JSON as text for clients that read
-only text, and, for ``analyze_face`` and ``detect_faces``, the annotated picture as image content.
-A failing call comes back as an MCP error result naming the problem; the server keeps serving.
+its typed output as structured content (with an output schema), a readable summary as text (what a chat
+assistant's model reads: the label, the AUs with their intensities, the reasoning; about a seventh of the
+JSON's tokens; ``text_content="json"`` sends the JSON instead), and, for ``analyze_face`` and ``detect_faces``,
+the annotated picture as image content.
+A failing call comes back as an MCP error result naming the problem (:func:`fea_agent.errors.describe_error`);
+the server keeps serving.
 
     from fea_agent.mcp import Runtime, build_server
     build_server(Runtime()).run()          # stdio
@@ -19,18 +22,17 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
-from pydantic import BaseModel
 
 from fea_agent import __version__
-from fea_agent.agent_tools import ToolSpec, annotated_image, tools_for
-from fea_agent.errors import FEAError
+from fea_agent.agent_tools import ToolResult, ToolSpec, render_output, tools_for
+from fea_agent.errors import FEAError, describe_error
 from fea_agent.mcp.runtime import Runtime, disconnect_waiter
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ INSTRUCTIONS = (
 #: against its meta-schema: for our result schema, about 400 ms a call under 2020-12 (dynamic refs), 25 ms
 #: under draft-07 (measured on 2 busy cores). Pydantic's schemas mean the same under both.
 SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+
+#: What a tool result's text content holds: the readable summary (default) or the structured JSON again.
+TextContentKind = Literal["summary", "json"]
 
 #: Seconds between two progress notifications of one call (the last one is always sent).
 PROGRESS_INTERVAL_S = 0.25
@@ -73,33 +78,35 @@ def _progress_sender(ctx: Context) -> Callable[[int, int | None], None]:
     return send
 
 
-def to_call_result(output: BaseModel) -> CallToolResult:
-    """Structured content, the same JSON as text, and the annotated picture when the output has one."""
-    structured = output.model_dump(mode="json")
-    content: list[TextContent | ImageContent] = [
-        TextContent(type="text", text=json.dumps(structured, separators=(",", ":")))
-    ]
-    picture = annotated_image(output)
-    if picture is not None:
-        data, mime = picture
-        content.append(ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mimeType=mime))
+def to_call_result(result: ToolResult, text_content: TextContentKind = "summary") -> CallToolResult:
+    """Structured content, the readable summary (or the JSON) as text, and the annotated picture when the
+    tool drew one."""
+    structured = result.output.model_dump(mode="json")
+    text = (
+        render_output(result.output)
+        if text_content == "summary"
+        else json.dumps(structured, separators=(",", ":"))
+    )
+    content: list[TextContent | ImageContent] = [TextContent(type="text", text=text)]
+    if result.image is not None:
+        data = base64.b64encode(result.image.data).decode("ascii")
+        content.append(ImageContent(type="image", data=data, mimeType=result.image.mime_type))
     return CallToolResult(content=content, structuredContent=structured)
 
 
-def _tool_function(spec: ToolSpec, runtime: Runtime) -> Callable[..., Any]:
+def _tool_function(spec: ToolSpec, runtime: Runtime, text_content: TextContentKind) -> Callable[..., Any]:
     """An async function whose signature is the spec's input model, as FastMCP wants to see it."""
 
     async def call(ctx: Context, **arguments: Any) -> CallToolResult:
         try:
             args = spec.parse(arguments)
             progress = _progress_sender(ctx) if spec.name == "analyze_video" else None
-            output = await runtime.call(spec, args, progress, disconnected=disconnect_waiter(ctx))
-        except FEAError as exc:
-            raise ToolError(str(exc)) from None
+            result = await runtime.call(spec, args, progress, disconnected=disconnect_waiter(ctx))
         except Exception as exc:  # the server keeps serving; the client learns what broke
-            log.exception("tool %s failed", spec.name)
-            raise ToolError(f"internal error: {type(exc).__name__}: {exc}") from None
-        return to_call_result(output)
+            if not isinstance(exc, FEAError):
+                log.exception("tool %s failed", spec.name)
+            raise ToolError(describe_error(exc)) from None
+        return to_call_result(result, text_content)
 
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)]
     annotations: dict[str, Any] = {"ctx": Context}
@@ -198,8 +205,10 @@ def build_server(
     host: str = "127.0.0.1",
     port: int = 8765,
     name: str = SERVER_NAME,
+    text_content: TextContentKind = "summary",
 ) -> FastMCP:
-    """A FastMCP server exposing the tool set ``tools`` ('perception', 'reasoning' or 'all') over ``runtime``.
+    """A FastMCP server exposing the tool set ``tools`` ('perception', 'reasoning' or 'all') over ``runtime``;
+    ``text_content`` says what a tool result's text holds (the readable summary, or the JSON again).
 
     The runtime loads its models on the first session (the lifespan) and keeps them for every later one:
     over streamable HTTP each client session enters the lifespan, and models must not reload per session.
@@ -225,7 +234,7 @@ def build_server(
     )
     for spec in tools_for(tools):
         server.add_tool(
-            _tool_function(spec, runtime),
+            _tool_function(spec, runtime, text_content),
             name=spec.name,
             title=spec.name.replace("_", " ").capitalize(),
             description=spec.description,

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from fea_agent.backends.base import AppearanceOutput, Detection
+from fea_agent.backends.context import BuildContext
 from fea_agent.errors import ModelFileError
 from fea_agent.perception.crop import crop_box
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
 #: The model ``emotiefflib`` loads: 8 AffectNet expressions plus valence and arousal, EfficientNet-B0.
 DEFAULT_MODEL = "enet_b0_8_va_mtl"
@@ -71,11 +68,11 @@ def labels(model_name: str) -> tuple[str, ...]:
     return LABELS_7 if "_7" in model_name else LABELS_8
 
 
-def load_emotiefflib(options: PipelineOptions) -> EmotiEffLibClassifier:
+def load_emotiefflib(ctx: BuildContext) -> EmotiEffLibClassifier:
     from fea_agent.models.registry import model_path
 
     return EmotiEffLibClassifier(
-        model_path(f"emotiefflib_{DEFAULT_MODEL}", folder=options.model_dir), DEFAULT_MODEL
+        model_path(f"emotiefflib_{DEFAULT_MODEL}", folder=ctx.model_dir), DEFAULT_MODEL
     )
 
 

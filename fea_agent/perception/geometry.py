@@ -4,7 +4,7 @@ The Face Landmarker bundle carries ``geometry_pipeline_metadata_landmarks.binary
 (centimetres) and the weighted landmark basis the Procrustes solve uses. :class:`FaceGeometry` reads it with a
 minimal protobuf reader (mediapipe's Python wheel ships no classes for it) and reproduces MediaPipe's
 screen-to-metric conversion (a perspective camera with a 63 degree vertical field of view, two scale passes,
-then a weighted orthogonal Procrustes solve), so :func:`~fea_agent.perception.landmarker.head_pose_from_matrix`
+then a weighted orthogonal Procrustes solve), so :func:`head_pose_from_matrix`
 gives the same yaw, pitch and roll as the Tasks API's matrix.
 """
 
@@ -168,3 +168,18 @@ class FaceGeometry:
         first_scale = self._solver.scale(first)
         second_scale = self._solver.scale(unproject(first_scale))
         return self._solver.solve(unproject(first_scale * second_scale))
+
+
+def head_pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch, roll in degrees from MediaPipe's facial transformation matrix.
+
+    MediaPipe's canonical face looks down the camera's -z axis with y up. The rotation is decomposed as
+    R = Ry(yaw) @ Rx(pitch) @ Rz(roll); the signs are then set to this package's convention: yaw > 0 when the
+    face turns towards the image's right, pitch > 0 when it tilts up, roll > 0 clockwise in the image.
+    """
+    r = np.asarray(matrix, dtype=np.float64)[:3, :3]
+    r = r / np.linalg.norm(r[:, 0])  # the matrix carries the face's scale
+    pitch = math.degrees(math.asin(float(np.clip(-r[1, 2], -1.0, 1.0))))
+    yaw = math.degrees(math.atan2(float(r[0, 2]), float(r[2, 2])))
+    roll = math.degrees(math.atan2(float(r[1, 0]), float(r[1, 1])))
+    return yaw, -pitch, -roll

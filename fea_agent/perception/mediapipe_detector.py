@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import mediapipe as mp
 import numpy as np
@@ -21,19 +20,17 @@ from mediapipe.tasks.python.vision import FaceDetector, FaceDetectorOptions
 
 from fea_agent._native import close_at_exit
 from fea_agent.backends.base import Detection
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
+from fea_agent.backends.context import BuildContext
 
 #: Half the mouth width as a share of the distance between the eyes.
 MOUTH_HALF_WIDTH = 0.4
 
 
-def load_mediapipe_detector(options: PipelineOptions) -> MediaPipeDetector:
+def load_mediapipe_detector(ctx: BuildContext) -> MediaPipeDetector:
     from fea_agent.models.registry import model_path
 
     return MediaPipeDetector(
-        model_path("face_landmarker", folder=options.model_dir), score_threshold=options.detection_threshold
+        model_path("face_landmarker", folder=ctx.model_dir), score_threshold=ctx.detection_threshold
     )
 
 

@@ -30,20 +30,17 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fea_agent.backends.base import AppearanceOutput, Detection, FaceActionUnits, FaceMesh
+from fea_agent.backends.base import AppearanceOutput, AUOutput, Detection, FaceMesh
+from fea_agent.backends.context import BuildContext
 from fea_agent.errors import ModelFileError
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.perception.crop import crop_box
 from fea_agent.results import EXPRESSION_LABELS, ActionUnit
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
 #: The model's 8 AU outputs, in order (DISFA's 8-AU protocol; see the module docstring).
 AU_ORDER: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU06", "AU09", "AU12", "AU25", "AU26")
@@ -70,11 +67,7 @@ def action_units(values: np.ndarray) -> list[ActionUnit]:
     out = []
     for code, value in zip(AU_ORDER, values, strict=True):
         p = float(np.clip(value, 0.0, 1.0))
-        out.append(
-            ActionUnit(
-                code=code, name=AU_CATALOGUE[code].name, probability=p, present=p >= 0.5, intensity=5.0 * p
-            )
-        )
+        out.append(ActionUnit.measured(code, AU_CATALOGUE[code].name, probability=p, intensity=5.0 * p))
     return out
 
 
@@ -159,17 +152,16 @@ def shared_model(weights: Path, device: str | None = None) -> OpenFace3:
     return OpenFace3(weights, device=device)
 
 
-def _weights(options: PipelineOptions) -> Path:
+def _weights(ctx: BuildContext) -> Path:
     from fea_agent.models.registry import model_path
 
-    return model_path("openface3_mtl", folder=options.model_dir)
+    return model_path("openface3_mtl", folder=ctx.model_dir)
 
 
 class OpenFace3ActionUnits:
     """:class:`~fea_agent.backends.base.ActionUnitBackend`: 8 AUs and gaze from the face crop."""
 
     name = "openface3"
-    needs_mesh = False
 
     def __init__(self, model: OpenFace3) -> None:
         self.model = model
@@ -177,8 +169,8 @@ class OpenFace3ActionUnits:
 
     def predict(
         self, rgb: np.ndarray, detections: list[Detection], meshes: list[FaceMesh | None]
-    ) -> list[FaceActionUnits]:
-        return [FaceActionUnits(o.aus, o.gaze) for o in self.model.run(rgb, detections)]
+    ) -> list[AUOutput]:
+        return [AUOutput(o.aus, o.gaze) for o in self.model.run(rgb, detections)]
 
 
 class OpenFace3Appearance:
@@ -194,9 +186,9 @@ class OpenFace3Appearance:
         return [AppearanceOutput(o.probabilities) for o in self.model.run(rgb, detections)]
 
 
-def load_openface3_aus(options: PipelineOptions) -> OpenFace3ActionUnits:
-    return OpenFace3ActionUnits(shared_model(_weights(options)))
+def load_openface3_aus(ctx: BuildContext) -> OpenFace3ActionUnits:
+    return OpenFace3ActionUnits(shared_model(_weights(ctx)))
 
 
-def load_openface3_appearance(options: PipelineOptions) -> OpenFace3Appearance:
-    return OpenFace3Appearance(shared_model(_weights(options)))
+def load_openface3_appearance(ctx: BuildContext) -> OpenFace3Appearance:
+    return OpenFace3Appearance(shared_model(_weights(ctx)))

@@ -4,7 +4,7 @@ OpenCV's INTER_AREA is fast for integer factors and slow otherwise (11.6 ms agai
 photo to 640 px). Shrinking by the largest integer factor with INTER_AREA and finishing the last, less than
 2x step bilinearly gives nearly the same pixels (mean difference under 1 grey level). Callers that map
 coordinates back and cannot afford the trim of up to ``factor - 1`` pixels pick sizes that are exact multiples
-(:func:`fea_agent.perception.landmarker.square_crop` does).
+(:func:`fea_agent.perception.mediapipe_tasks.square_crop` does).
 """
 
 from __future__ import annotations

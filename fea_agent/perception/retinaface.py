@@ -12,7 +12,6 @@ batch, on CUDA when torch sees a GPU.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,10 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fea_agent.backends.base import Detection
+from fea_agent.backends.context import BuildContext
 from fea_agent.perception.resize import downscale
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
 #: cfg_mnet: anchor sizes per pyramid level, their strides, and the box-encoding variances.
 MIN_SIZES: tuple[tuple[int, int], ...] = ((16, 32), (64, 128), (256, 512))
@@ -211,13 +208,13 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def load_retinaface(options: PipelineOptions) -> RetinaFaceDetector:
+def load_retinaface(ctx: BuildContext) -> RetinaFaceDetector:
     from fea_agent.models.registry import model_path
 
     return RetinaFaceDetector(
-        model_path("retinaface", folder=options.model_dir),
-        score_threshold=options.detection_threshold,
-        max_side=options.detection_max_side,
+        model_path("retinaface", folder=ctx.model_dir),
+        score_threshold=ctx.detection_threshold,
+        max_side=ctx.detection_max_side,
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fea_agent.backends.context import BuildContext
 from fea_agent.facs import AU_CATALOGUE, PROTOTYPES, intensity_adverb, roles
 from fea_agent.results import (
     EXPRESSION_LABELS,
@@ -257,3 +258,8 @@ class FACSReasoner:
             reasoner=self.name,
         )
         return face.model_copy(update={"reasoning": reasoning, "expression": expression})
+
+
+def load_facs_reasoner(ctx: BuildContext) -> FACSReasoner:
+    """The backend registry's factory: the reasoner with the pipeline's ``reasoner_options``."""
+    return FACSReasoner(**ctx.options)

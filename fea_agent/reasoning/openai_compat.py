@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from fea_agent.errors import BackendUnavailableError, FEAError
+from fea_agent.backends.context import BuildContext
+from fea_agent.errors import BackendUnavailableError, BadResponseError, ModelRefusalError
 from fea_agent.reasoning.prompting import (
     ParsedAnswer,
     abstention,
@@ -39,14 +41,6 @@ SYSTEM_PROMPT = (
     "You are a facial-expression analyst trained in the Facial Action Coding System (FACS). "
     "You describe what the face shows, in terms of action units, without guessing identity."
 )
-
-
-class ModelRefusalError(FEAError, RuntimeError):
-    """The model declined to answer (a refusal or a content filter), so the face has no reading."""
-
-
-class BadResponseError(FEAError, RuntimeError):
-    """The endpoint answered with something that is not an OpenAI chat completion."""
 
 
 class OpenAIReasonerOptions(BaseModel):
@@ -114,7 +108,12 @@ class OpenAIReasoner:
             max_retries=opts.max_retries,
         )
 
-    def reason(self, faces: list[Face], rgb: np.ndarray | None = None) -> list[Face]:
+    def reason(
+        self,
+        faces: list[Face],
+        rgb: np.ndarray | None = None,
+        appearance: Sequence[dict[str, float] | None] | None = None,
+    ) -> list[Face]:
         """Ask the endpoint about every usable face (several at once); unusable faces abstain."""
         if rgb is None:
             raise BackendUnavailableError(
@@ -205,3 +204,8 @@ def _message(exc: Any) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error") or body)[:300]
     return str(exc)[:300]
+
+
+def load_openai_reasoner(ctx: BuildContext) -> OpenAIReasoner:
+    """The backend registry's factory: the reasoner with the pipeline's ``reasoner_options``."""
+    return OpenAIReasoner(**ctx.options)

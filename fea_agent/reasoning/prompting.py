@@ -111,7 +111,7 @@ def build_prompt(face: Face, *, with_aus: bool = True) -> str:
 
 def face_crop(rgb: np.ndarray, face: Face, crop_scale: float = FACE_CROP_SCALE) -> np.ndarray:
     """A square RGB crop around the face (padded with black past the image edges), 192-320 px a side."""
-    from fea_agent.perception.landmarker import square_crop
+    from fea_agent.perception.mediapipe_tasks import square_crop
 
     b = face.bbox
     return square_crop(rgb, (b.x, b.y, b.width, b.height), crop_scale=crop_scale).image

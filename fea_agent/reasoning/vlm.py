@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fea_agent.backends.context import BuildContext
 from fea_agent.errors import BackendUnavailableError
 from fea_agent.reasoning.prompting import abstention, apply_answer, build_prompt, face_crop, parse_answer
 from fea_agent.results import Face
@@ -94,7 +96,12 @@ class VLMReasoner:
         image_token = getattr(self.processor, "image_token", "<image>")
         return f"USER: {image_token}\n{prompt}\nASSISTANT:"
 
-    def reason(self, faces: list[Face], rgb: np.ndarray | None = None) -> list[Face]:
+    def reason(
+        self,
+        faces: list[Face],
+        rgb: np.ndarray | None = None,
+        appearance: Sequence[dict[str, float] | None] | None = None,
+    ) -> list[Face]:
         """Generate an answer for every usable face, ``batch_size`` at a time; unusable faces abstain."""
         if rgb is None:
             raise BackendUnavailableError("the vlm reasoner needs the image (rgb) to show the model the face")
@@ -147,3 +154,8 @@ class VLMReasoner:
                     break
             results.append((text, math.exp(total) if head else None))
         return results
+
+
+def load_vlm_reasoner(ctx: BuildContext) -> VLMReasoner:
+    """The backend registry's factory: the reasoner with the pipeline's ``reasoner_options``."""
+    return VLMReasoner(**ctx.options)

@@ -30,7 +30,7 @@ def au_label(code: str) -> str:
 
 
 def au_frame(face: Face) -> pd.DataFrame:
-    """One row per AU: label, intensity 0-5, and whether it is present (probability >= 0.5); no rows for a
+    """One row per AU: label, intensity 0-5, and whether it is present (``ActionUnit.present``); no rows for a
     face that cannot be read (its AUs would look trustworthy)."""
     if not face.quality.usable:
         return pd.DataFrame([], columns=["action unit", "intensity", "state", "probability"])

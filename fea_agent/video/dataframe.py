@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from fea_agent.perception.action_units import AU_FROM_BLENDSHAPES
+from fea_agent.facs.catalogue import REPORTED_AUS
 from fea_agent.results import EXPRESSION_LABELS, ImageResult
 
 if TYPE_CHECKING:
     import pandas as pd
 
-AU_CODES: tuple[str, ...] = tuple(AU_FROM_BLENDSHAPES)
+AU_CODES = REPORTED_AUS
 
 #: Every column a row can have, in order (``*_change`` columns only appear with a baseline).
 COLUMNS: tuple[str, ...] = (

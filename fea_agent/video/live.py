@@ -23,7 +23,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,8 @@ import numpy as np
 from fea_agent._native import quiet_stderr
 from fea_agent.errors import InvalidInputError
 from fea_agent.io.files import describe_os_error, expand_path, open_regular
+from fea_agent.io.video import Frame, container_of
 from fea_agent.results import ImageResult
-from fea_agent.video.frames import container_of
 
 #: Frame interval assumed for a camera or stream that does not report its frame rate.
 DEFAULT_FPS = 30.0
@@ -120,19 +120,101 @@ def _open_capture(source: int | str) -> cv2.VideoCapture:
 
 @dataclass
 class _Slot:
-    """The latest frame the reader delivered and not yet taken: index, timestamp, arrival time, RGB."""
+    """The latest frame the reader delivered and not yet taken, with its arrival time."""
 
-    frame: tuple[int, float, float, np.ndarray] | None = None
+    frame: Frame | None = None
+    arrived: float = 0.0
     dropped: int = 0
     finished: bool = False
 
 
+class LiveFrames:
+    """A :class:`~fea_agent.io.video.FrameSource` that never falls behind: a reader thread pulls frames from
+    OpenCV into a one-frame slot, and iteration takes whatever frame is in the slot when it is ready for the
+    next one. A frame that arrives before the last one was taken replaces it and counts as dropped."""
+
+    #: Frames arrive in real time: VIDEO mode takes each as it comes, without waiting for the next.
+    live = True
+    expected_frames: int | None = None
+
+    def __init__(self, capture: cv2.VideoCapture, label: str, fps: float, *, paced: bool) -> None:
+        self._capture = capture
+        self.label = label
+        self.frame_gap_s = 1.0 / fps
+        self._paced = paced  # a file delivers frame i at i / fps, as a camera would
+        self._slot = _Slot()
+        self._ready = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: The frame iteration gave last, and its arrival time (time.monotonic).
+        self.last: Frame | None = None
+        self.arrived = 0.0
+
+    @property
+    def dropped(self) -> int:
+        return self._slot.dropped
+
+    def stop(self) -> None:
+        """End iteration after the frame being analysed."""
+        self._stop.set()
+        with self._ready:
+            self._ready.notify_all()
+
+    def __iter__(self) -> Iterator[Frame]:
+        self._thread = threading.Thread(target=self._read, name="fea-live-reader", daemon=True)
+        self._thread.start()
+        while True:
+            with self._ready:
+                while self._slot.frame is None and not self._slot.finished and not self._stop.is_set():
+                    self._ready.wait(0.5)
+                frame, self._slot.frame = self._slot.frame, None
+                self.last, self.arrived = frame, self._slot.arrived
+            if frame is None or self._stop.is_set():
+                return
+            yield frame
+
+    def close(self) -> None:
+        self.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._capture.release()
+
+    def _read(self) -> None:
+        """Reader thread: deliver frames into the slot, a file at its own frame rate."""
+        started = time.monotonic()
+        index = 0
+        try:
+            while not self._stop.is_set():
+                if self._paced:
+                    delay = started + index * self.frame_gap_s - time.monotonic()
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                ok, bgr = self._capture.read()
+                if not ok:
+                    break
+                now = time.monotonic()
+                timestamp = index * self.frame_gap_s if self._paced else now - started
+                frame = Frame(index, timestamp, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                with self._ready:
+                    if self._slot.frame is not None:
+                        self._slot.dropped += 1
+                    self._slot.frame, self._slot.arrived = frame, now
+                    self._ready.notify_all()
+                index += 1
+        finally:
+            with self._ready:
+                self._slot.finished = True
+                self._ready.notify_all()
+
+
 class LiveSession:
-    """One live source analysed by one pipeline; :meth:`run` blocks until the source ends or :meth:`stop`.
+    """One live source analysed by one pipeline in VIDEO mode (faces tracked, each with its ``face_id``);
+    :meth:`run` blocks until the source ends or :meth:`stop`.
 
     Args:
         source: camera index, stream URL or video file (a string, as on the command line, or an int).
-        pipeline: a :class:`~fea_agent.pipeline.FEAPipeline`; its per-frame ``analyze`` is used.
+        pipeline: a :class:`~fea_agent.pipeline.FEAPipeline`; its :meth:`~fea_agent.pipeline.FEAPipeline.run_video`
+            analyses the frames.
         preview: show the annotated frames in a window (needs a display; off by default, so it runs headless).
         max_frames: stop after this many analysed frames.
     """
@@ -146,99 +228,59 @@ class LiveSession:
         self.max_frames = max_frames
         self.is_file = isinstance(self.source, str) and "://" not in self.source
         with quiet_stderr():
-            self._capture = _open_capture(self.source)
-        if not self._capture.isOpened():
-            self._capture.release()
+            capture = _open_capture(self.source)
+        if not capture.isOpened():
+            capture.release()
             raise InvalidInputError(f"{self.source}: OpenCV cannot open it as a camera, stream or video")
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and 1 <= fps <= 240 else DEFAULT_FPS
-        self._slot = _Slot()
-        self._ready = threading.Condition()
-        self._stop = threading.Event()
+        self._size = (
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) or 640,
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or 480,
+        )
+        self._frames = LiveFrames(capture, str(self.source), self.fps, paced=self.is_file)
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish after the frame it is analysing."""
-        self._stop.set()
-        with self._ready:
-            self._ready.notify_all()
-
-    def _read(self) -> None:
-        """Reader thread: deliver frames into the slot, a file at its own frame rate."""
-        started = time.monotonic()
-        index = 0
-        try:
-            while not self._stop.is_set():
-                if self.is_file:  # a file delivers frame i at i / fps, as a camera would
-                    delay = started + index / self.fps - time.monotonic()
-                    if delay > 0 and self._stop.wait(delay):
-                        break
-                ok, bgr = self._capture.read()
-                if not ok:
-                    break
-                now = time.monotonic()
-                timestamp = index / self.fps if self.is_file else now - started
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                with self._ready:
-                    if self._slot.frame is not None:
-                        self._slot.dropped += 1
-                    self._slot.frame = (index, timestamp, now, rgb)
-                    self._ready.notify_all()
-                index += 1
-        finally:
-            with self._ready:
-                self._slot.finished = True
-                self._ready.notify_all()
-
-    def _take(self) -> tuple[int, float, float, np.ndarray] | None:
-        with self._ready:
-            while self._slot.frame is None and not self._slot.finished and not self._stop.is_set():
-                self._ready.wait(0.5)
-            frame, self._slot.frame = self._slot.frame, None
-            return frame
+        self._frames.stop()
 
     def run(self, on_result: Callable[[ImageResult], None] | None = None) -> LiveStats:
         """Analyse frames until the source ends, ``max_frames`` or :meth:`stop`; ``on_result`` gets each
-        result (with ``frame_index`` and ``timestamp_s`` set) as soon as it is ready."""
+        result (with ``frame_index``, ``timestamp_s`` and each face's ``face_id``) as soon as it is ready."""
         stats = LiveStats()
         # The first analysis initialises the models' runtimes: do it before the clock starts.
-        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)) or 640
-        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or 480
+        width, height = self._size
         self.pipeline.analyze(np.zeros((height, width, 3), np.uint8), source="warm-up")
         started = time.monotonic()
-        reader = threading.Thread(target=self._read, name="fea-live-reader", daemon=True)
-        reader.start()
-        label = str(self.source)
+        results = self.pipeline.run_video(self._frames)
         try:
-            while self.max_frames is None or stats.frames < self.max_frames:
-                taken = self._take()
-                if taken is None:
-                    break
-                index, timestamp, arrived, rgb = taken
-                result = self.pipeline.analyze(rgb, source=label)
-                result = result.model_copy(update={"frame_index": index, "timestamp_s": round(timestamp, 4)})
+            for result in results:
                 stats.frames += 1
-                stats.max_latency_s = max(stats.max_latency_s, time.monotonic() - arrived)
+                stats.max_latency_s = max(stats.max_latency_s, time.monotonic() - self._frames.arrived)
                 if on_result is not None:
                     on_result(result)
-                if self.preview and self._show(rgb, result):
+                if self.preview and self._show(result):
+                    break
+                if self.max_frames is not None and stats.frames >= self.max_frames:
                     break
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:
-            self._stop.set()
-            reader.join(timeout=5)
-            self._capture.release()
+            results.close()  # closes the frames too (and a pipeline that never started them: close here)
+            self._frames.close()
             if self.preview:
                 cv2.destroyAllWindows()
-        stats.dropped = self._slot.dropped
+        stats.dropped = self._frames.dropped
         stats.seconds = time.monotonic() - started
         return stats
 
-    def _show(self, rgb: np.ndarray, result: ImageResult) -> bool:
+    def _show(self, result: ImageResult) -> bool:
         """Draw the frame in a window; True when the user pressed q or Esc."""
         from fea_agent.render import annotate
 
-        frame = cv2.cvtColor(np.asarray(annotate(rgb, result, landmarks=False)), cv2.COLOR_RGB2BGR)
+        assert self._frames.last is not None  # the frame this result is of
+        shown = annotate(self._frames.last.rgb, result, landmarks=False)
+        frame = cv2.cvtColor(np.asarray(shown), cv2.COLOR_RGB2BGR)
         cv2.imshow("fea-agent live (q to quit)", frame)
         return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
 

@@ -1,4 +1,4 @@
-"""LangChain tool ``analyze_face``: Full analysis of every face: box, pose, AUs, fused expression and the grounded reasoning."""
+"""LangChain tool ``analyze_face``: name, description, arguments and summary come from ``TOOL_SPECS["analyze_face"]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,4 @@ from fea_agent.integrations.langchain._base import FEABaseTool
 
 
 class AnalyzeFaceTool(FEABaseTool):
-    """Full analysis of every face: box, pose, AUs, fused expression and the grounded reasoning. Name, description and arguments: ``TOOL_SPECS["analyze_face"]``."""
-
     spec: ClassVar[ToolSpec] = TOOL_SPECS["analyze_face"]

@@ -1,4 +1,4 @@
-"""LangChain tool ``analyze_video``: A video summarised per tracked face: dominant expression, AU rates, peaks."""
+"""LangChain tool ``analyze_video``: name, description, arguments and summary come from ``TOOL_SPECS["analyze_video"]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,4 @@ from fea_agent.integrations.langchain._base import FEABaseTool
 
 
 class AnalyzeVideoTool(FEABaseTool):
-    """A video summarised per tracked face: dominant expression, AU rates, peaks. Name, description and arguments: ``TOOL_SPECS["analyze_video"]``."""
-
     spec: ClassVar[ToolSpec] = TOOL_SPECS["analyze_video"]

@@ -1,4 +1,4 @@
-"""LangChain tool ``classify_expression``: Expression probabilities per face, appearance alone and fused with AUs."""
+"""LangChain tool ``classify_expression``: name, description, arguments and summary come from ``TOOL_SPECS["classify_expression"]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,4 @@ from fea_agent.integrations.langchain._base import FEABaseTool
 
 
 class ClassifyExpressionTool(FEABaseTool):
-    """Expression probabilities per face, appearance alone and fused with AUs. Name, description and arguments: ``TOOL_SPECS["classify_expression"]``."""
-
     spec: ClassVar[ToolSpec] = TOOL_SPECS["classify_expression"]

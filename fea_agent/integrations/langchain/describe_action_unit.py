@@ -1,4 +1,4 @@
-"""LangChain tool ``describe_action_unit``: FACS catalogue look-up: name, muscle, appearance, expressions it supports."""
+"""LangChain tool ``describe_action_unit``: name, description, arguments and summary come from ``TOOL_SPECS["describe_action_unit"]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,4 @@ from fea_agent.integrations.langchain._base import FEABaseTool
 
 
 class DescribeActionUnitTool(FEABaseTool):
-    """FACS catalogue look-up: name, muscle, appearance, expressions it supports. Name, description and arguments: ``TOOL_SPECS["describe_action_unit"]``."""
-
     spec: ClassVar[ToolSpec] = TOOL_SPECS["describe_action_unit"]

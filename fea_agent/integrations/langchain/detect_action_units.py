@@ -1,4 +1,4 @@
-"""LangChain tool ``detect_action_units``: Facial action units (FACS) per face: probability 0-1, intensity 0-5."""
+"""LangChain tool ``detect_action_units``: name, description, arguments and summary come from ``TOOL_SPECS["detect_action_units"]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,4 @@ from fea_agent.integrations.langchain._base import FEABaseTool
 
 
 class DetectActionUnitsTool(FEABaseTool):
-    """Facial action units (FACS) per face: probability 0-1, intensity 0-5. Name, description and arguments: ``TOOL_SPECS["detect_action_units"]``."""
-
     spec: ClassVar[ToolSpec] = TOOL_SPECS["detect_action_units"]

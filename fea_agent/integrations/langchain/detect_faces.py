@@ -1,4 +1,4 @@
-"""LangChain tool ``detect_faces``: Face boxes, keypoints, head pose and quality."""
+"""LangChain tool ``detect_faces``: name, description, arguments and summary come from ``TOOL_SPECS["detect_faces"]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,4 @@ from fea_agent.integrations.langchain._base import FEABaseTool
 
 
 class DetectFacesTool(FEABaseTool):
-    """Face boxes, keypoints, head pose and quality. Name, description and arguments: ``TOOL_SPECS["detect_faces"]``."""
-
     spec: ClassVar[ToolSpec] = TOOL_SPECS["detect_faces"]

@@ -1,4 +1,4 @@
-"""LangChain tool ``explain_emotion``: The reasoner's label-first explanation grounded in AUs, from an image or given AUs."""
+"""LangChain tool ``explain_emotion``: name, description, arguments and summary come from ``TOOL_SPECS["explain_emotion"]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,4 @@ from fea_agent.integrations.langchain._base import FEABaseTool
 
 
 class ExplainEmotionTool(FEABaseTool):
-    """The reasoner's label-first explanation grounded in AUs, from an image or given AUs. Name, description and arguments: ``TOOL_SPECS["explain_emotion"]``."""
-
     spec: ClassVar[ToolSpec] = TOOL_SPECS["explain_emotion"]

@@ -131,7 +131,7 @@ def read_feabench(path: str | Path, image_root: str | Path | None = None) -> lis
 
 def face_inputs(rgb: np.ndarray, face: Face | None) -> tuple[np.ndarray, np.ndarray]:
     """The face crop FEALLM sees and its 16 region boxes; without a face, the whole image and the template."""
-    from fea_agent.perception.landmarker import square_crop
+    from fea_agent.perception.mediapipe_tasks import square_crop
 
     if face is None:
         h, w = rgb.shape[:2]

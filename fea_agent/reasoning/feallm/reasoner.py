@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fea_agent.backends.context import BuildContext
 from fea_agent.errors import BackendUnavailableError
 from fea_agent.reasoning.prompting import abstention, apply_answer
 from fea_agent.results import Face
@@ -51,7 +53,12 @@ class FEALLMReasoner:
         self.model = FEALLM.from_pretrained(checkpoint, device=opts.device)
         self.device = f"{self.model.device} ({str(self.model.dtype).removeprefix('torch.')})"
 
-    def reason(self, faces: list[Face], rgb: np.ndarray | None = None) -> list[Face]:
+    def reason(
+        self,
+        faces: list[Face],
+        rgb: np.ndarray | None = None,
+        appearance: Sequence[dict[str, float] | None] | None = None,
+    ) -> list[Face]:
         """Generate an answer for every usable face, ``batch_size`` at a time; unusable faces abstain."""
         from fea_agent.reasoning.feallm.data import face_inputs, pixel_values, prompt_for
 
@@ -74,3 +81,8 @@ class FEALLMReasoner:
                     faces[i], answer.parsed, confidence=answer.label_probability, reasoner=self.name
                 )
         return out
+
+
+def load_feallm_reasoner(ctx: BuildContext) -> FEALLMReasoner:
+    """The backend registry's factory: the reasoner with the pipeline's ``reasoner_options``."""
+    return FEALLMReasoner(**ctx.options)

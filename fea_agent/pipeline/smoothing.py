@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fea_agent.results import Expression, Face
+from fea_agent.results import ActionUnit, Expression, Face
 
 DEFAULT_ALPHA = 0.5
 
@@ -31,15 +31,7 @@ def smooth_face(face: Face, state: dict[str, Any], alpha: float = DEFAULT_ALPHA)
         intensity = _ema(memory.get(au.code + ":i"), au.intensity, alpha)
         probability = _ema(memory.get(au.code + ":p"), au.probability, alpha)
         memory[au.code + ":i"], memory[au.code + ":p"] = intensity, probability
-        aus.append(
-            au.model_copy(
-                update={
-                    "intensity": round(intensity, 3),
-                    "probability": round(probability, 4),
-                    "present": probability >= 0.5,
-                }
-            )
-        )
+        aus.append(ActionUnit.measured(au.code, au.name, round(probability, 4), round(intensity, 3)))
     expression = face.expression
     if expression is not None and expression.label is not None:
         probabilities = {}
@@ -47,11 +39,7 @@ def smooth_face(face: Face, state: dict[str, Any], alpha: float = DEFAULT_ALPHA)
             probabilities[label] = _ema(memory.get("expr:" + label), p, alpha)
             memory["expr:" + label] = probabilities[label]
         total = sum(probabilities.values()) or 1.0
-        probabilities = {k: round(v / total, 4) for k, v in probabilities.items()}
-        expression = Expression(
-            label=max(probabilities, key=probabilities.__getitem__),
-            probabilities=probabilities,
-            source=expression.source,
-            model=expression.model,
+        expression = Expression.from_probabilities(
+            {k: v / total for k, v in probabilities.items()}, expression.source, expression.model
         )
     return face.model_copy(update={"aus": aus, "expression": expression})

@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fea_agent.backends.base import Detection, FaceActionUnits, FaceMesh
+from fea_agent.backends.base import AUOutput, Detection, FaceMesh
+from fea_agent.backends.context import BuildContext
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.results import ActionUnit
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
 # MediaPipe face-mesh indices used for geometry.
 _RIGHT_EYE_OUTER, _LEFT_EYE_OUTER = 33, 263
@@ -146,11 +143,10 @@ def estimate_action_units(blendshapes: dict[str, float], landmarks: np.ndarray |
     for code, cal in AU_FROM_BLENDSHAPES.items():
         intensity, probability = _calibrate(raw[code], cal)
         out.append(
-            ActionUnit.model_construct(
-                code=code,
-                name=AU_CATALOGUE[code].name,
+            ActionUnit.measured(
+                code,
+                AU_CATALOGUE[code].name,
                 probability=round(probability, 4),
-                present=probability >= 0.5,
                 intensity=round(intensity, 3),
             )
         )
@@ -162,16 +158,15 @@ class BlendshapeActionUnits:
 
     name = "blendshapes"
     device = "cpu"
-    needs_mesh = True
 
     def predict(
         self, rgb: np.ndarray, detections: list[Detection], meshes: list[FaceMesh | None]
-    ) -> list[FaceActionUnits]:
+    ) -> list[AUOutput]:
         return [
-            FaceActionUnits(estimate_action_units(m.blendshapes, m.landmarks) if m is not None else [])
+            AUOutput(estimate_action_units(m.blendshapes, m.landmarks) if m is not None else [])
             for m in meshes
         ]
 
 
-def load_blendshape_aus(options: PipelineOptions) -> BlendshapeActionUnits:
+def load_blendshape_aus(ctx: BuildContext) -> BlendshapeActionUnits:
     return BlendshapeActionUnits()

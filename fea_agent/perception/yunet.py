@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from fea_agent.backends.base import Detection
+from fea_agent.backends.context import BuildContext
 from fea_agent.perception.resize import downscale
 
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
-
-def load_yunet(options: PipelineOptions) -> YuNetDetector:
+def load_yunet(ctx: BuildContext) -> YuNetDetector:
     from fea_agent.models.registry import model_path
 
     return YuNetDetector(
-        model_path("yunet", folder=options.model_dir),
-        score_threshold=options.detection_threshold,
-        max_side=options.detection_max_side,
+        model_path("yunet", folder=ctx.model_dir),
+        score_threshold=ctx.detection_threshold,
+        max_side=ctx.detection_max_side,
     )
 
 

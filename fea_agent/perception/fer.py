@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from fea_agent.backends.base import AppearanceOutput, Detection
+from fea_agent.backends.context import BuildContext
 from fea_agent.perception.resize import downscale
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
 #: The model's output order, mapped to this package's label words.
 FER_LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -27,10 +24,10 @@ INPUT_SIDE = 64
 CROP_SCALE = 1.1
 
 
-def load_fer(options: PipelineOptions) -> FERClassifier:
+def load_fer(ctx: BuildContext) -> FERClassifier:
     from fea_agent.models.registry import model_path
 
-    return FERClassifier(model_path("fer", folder=options.model_dir))
+    return FERClassifier(model_path("fer", folder=ctx.model_dir))
 
 
 class FERClassifier:

@@ -11,7 +11,7 @@ module runs two of them itself, because the detector already says where the face
    (:mod:`fea_agent.perception.geometry`).
 
 The region follows MediaPipe's graph: the eye line sets the rotation (landmarks 33 and 263 when tracking), the
-region is 1.5 times the face, square. The Tasks backend (:mod:`fea_agent.perception.landmarker`) stays the
+region is 1.5 times the face, square. The Tasks backend (:mod:`fea_agent.perception.mediapipe_tasks`) stays the
 reference the tests compare against.
 """
 
@@ -23,20 +23,16 @@ import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from fea_agent.backends.base import Detection, FaceMesh
+from fea_agent.backends.context import BuildContext
 from fea_agent.perception.gaze import gaze_from_landmarks
-from fea_agent.perception.geometry import FaceGeometry
-from fea_agent.perception.landmarker import head_pose_from_matrix
+from fea_agent.perception.geometry import FaceGeometry, head_pose_from_matrix
 from fea_agent.perception.resize import downscale
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
 INPUT_SIDE = 256
 #: MediaPipe's region: 1.5 times the face's extent, square.
@@ -154,10 +150,10 @@ def pose_frame(landmarks: np.ndarray) -> tuple[float, float, float]:
     return cx - side / 2, cy - side / 2, side
 
 
-def load_mediapipe_face_mesh(options: PipelineOptions) -> MediaPipeFaceMesh:
+def load_mediapipe_face_mesh(ctx: BuildContext) -> MediaPipeFaceMesh:
     from fea_agent.models.registry import model_path
 
-    return MediaPipeFaceMesh(model_path("face_landmarker", folder=options.model_dir))
+    return MediaPipeFaceMesh(model_path("face_landmarker", folder=ctx.model_dir))
 
 
 class MediaPipeFaceMesh:
@@ -278,7 +274,7 @@ class FaceMeshTracker:
     The first call (and the first after the face is lost) starts from the detection it is given; a frame whose
     face presence is below the backend's bar loses the face (returns None) until the next detection.
 
-    Told the next frame with :meth:`upcoming`, the tracker starts the landmark model on it on the backend's
+    Told the next frame with :meth:`prefetch`, the tracker starts the landmark model on it on the backend's
     second thread as soon as this frame's landmarks have placed its region, so that it runs while the rest of
     this frame (blendshapes, pose, AUs, expression, the result) is computed; the next :meth:`run` on that same
     frame picks it up. The results are the same as without: only the order of the work changes.
@@ -290,7 +286,7 @@ class FaceMeshTracker:
         self._next: np.ndarray | None = None
         self._ahead: tuple[np.ndarray, Roi, Future[tuple[np.ndarray, float]]] | None = None
 
-    def upcoming(self, rgb: np.ndarray) -> None:
+    def prefetch(self, rgb: np.ndarray) -> None:
         """The frame the next :meth:`run` will be given (video readers know it one frame early)."""
         self._next = rgb
 

@@ -102,7 +102,7 @@ class FaceTracker:
         self,
         *,
         lost_timeout_s: float = 1.0,
-        max_faces: int = 32,
+        max_faces: int,
         new_landmarker: Callable[[], Any] | None = None,
     ) -> None:
         self.lost_timeout_s = lost_timeout_s

@@ -6,10 +6,8 @@ square crop around each face the detector found: the face then fills the crop th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import mediapipe as mp
@@ -19,11 +17,10 @@ from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions,
 
 from fea_agent._native import close_at_exit
 from fea_agent.backends.base import Detection, FaceMesh
+from fea_agent.backends.context import BuildContext
 from fea_agent.perception.gaze import gaze_from_landmarks
+from fea_agent.perception.geometry import head_pose_from_matrix
 from fea_agent.perception.resize import downscale
-
-if TYPE_CHECKING:
-    from fea_agent.pipeline import PipelineOptions
 
 #: The crop is this many times the detector's box, centred on it.
 CROP_SCALE = 1.8
@@ -72,25 +69,10 @@ def square_crop(
     return Crop(np.ascontiguousarray(patch), float(x0), float(y0), scale)
 
 
-def head_pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
-    """Yaw, pitch, roll in degrees from MediaPipe's facial transformation matrix.
-
-    MediaPipe's canonical face looks down the camera's -z axis with y up. The rotation is decomposed as
-    R = Ry(yaw) @ Rx(pitch) @ Rz(roll); the signs are then set to this package's convention: yaw > 0 when the
-    face turns towards the image's right, pitch > 0 when it tilts up, roll > 0 clockwise in the image.
-    """
-    r = np.asarray(matrix, dtype=np.float64)[:3, :3]
-    r = r / np.linalg.norm(r[:, 0])  # the matrix carries the face's scale
-    pitch = math.degrees(math.asin(float(np.clip(-r[1, 2], -1.0, 1.0))))
-    yaw = math.degrees(math.atan2(float(r[0, 2]), float(r[2, 2])))
-    roll = math.degrees(math.atan2(float(r[1, 0]), float(r[1, 1])))
-    return yaw, -pitch, -roll
-
-
-def load_mediapipe_landmarker(options: PipelineOptions) -> MediaPipeLandmarker:
+def load_mediapipe_landmarker(ctx: BuildContext) -> MediaPipeLandmarker:
     from fea_agent.models.registry import model_path
 
-    return MediaPipeLandmarker(model_path("face_landmarker", folder=options.model_dir))
+    return MediaPipeLandmarker(model_path("face_landmarker", folder=ctx.model_dir))
 
 
 class MediaPipeLandmarker:
@@ -191,6 +173,9 @@ class MediaPipeTracker:
 
     def run(self, rgb: np.ndarray, detection: Detection, timestamp_ms: int) -> FaceMesh | None:
         return self._landmarker.run(fast_square_crop(rgb, detection.box), timestamp_ms)
+
+    def prefetch(self, rgb: np.ndarray) -> None:
+        """Nothing to start early: the Tasks graph runs one frame at a time."""
 
     def close(self) -> None:
         self._landmarker.close()

@@ -18,16 +18,16 @@ from conftest import EDGE, FRL, MODELS, VIDEO, needs_shared
 
 from fea_agent.backends import registry
 from fea_agent.backends.base import Detection, FaceMesh, LandmarksTracker
-from fea_agent.perception.detector import YuNetDetector
-from fea_agent.perception.face_mesh import (
+from fea_agent.perception.geometry import FaceGeometry, head_pose_from_matrix, parse_geometry_metadata
+from fea_agent.perception.mediapipe_mesh import (
     BLENDSHAPE_NAMES,
     MediaPipeFaceMesh,
     Roi,
     roi_from_detection,
     roi_from_landmarks,
 )
-from fea_agent.perception.geometry import FaceGeometry, parse_geometry_metadata
-from fea_agent.perception.landmarker import MediaPipeLandmarker, head_pose_from_matrix, square_crop
+from fea_agent.perception.mediapipe_tasks import MediaPipeLandmarker, square_crop
+from fea_agent.perception.yunet import YuNetDetector
 from fea_agent.pipeline import PipelineOptions
 
 pytestmark = needs_shared
@@ -210,7 +210,7 @@ def test_looking_ahead_changes_the_order_of_the_work_not_the_results(direct, yun
     for i, rgb in enumerate(frames):
         expected = plain.run(rgb, start, i * 42)
         if i + 1 < len(frames):
-            ahead.upcoming(frames[i + 1])
+            ahead.prefetch(frames[i + 1])
         got = ahead.run(rgb, start, i * 42)
         assert expected is not None and got is not None
         np.testing.assert_array_equal(got.landmarks, expected.landmarks)
@@ -218,7 +218,7 @@ def test_looking_ahead_changes_the_order_of_the_work_not_the_results(direct, yun
         if i + 1 < len(frames):
             assert ahead._ahead is not None and ahead._ahead[0] is frames[i + 1]  # started on the next frame
     # A guess for a frame that never comes is let go: the next run computes its own.
-    ahead.upcoming(frames[0])
+    ahead.prefetch(frames[0])
     assert ahead.run(frames[-1], start, 700) is not None
     assert ahead.run(frames[3], start, 742) is not None
     ahead.close()

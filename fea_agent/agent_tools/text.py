@@ -10,15 +10,13 @@ import json
 
 from pydantic import BaseModel
 
-from fea_agent.agent_tools.schemas import (
-    ActionUnitDescriptions,
-    ActionUnitsResult,
-    EmotionExplanation,
-    ExpressionResult,
-    FaceAnalysis,
-    FaceDetections,
-    VideoAnalysis,
-)
+from fea_agent.agent_tools.analyze_face import FaceAnalysis
+from fea_agent.agent_tools.analyze_video import VideoAnalysis
+from fea_agent.agent_tools.classify_expression import ExpressionResult
+from fea_agent.agent_tools.describe_action_unit import ActionUnitDescriptions
+from fea_agent.agent_tools.detect_action_units import ActionUnitsResult
+from fea_agent.agent_tools.detect_faces import FaceDetections
+from fea_agent.agent_tools.explain_emotion import EmotionExplanation
 from fea_agent.render.text import format_result
 from fea_agent.results import BoundingBox, Expression, FaceQuality
 
@@ -99,6 +97,8 @@ def _explanation(out: EmotionExplanation) -> str:
         lines.append(f"  {r.text}")
         if f.expression is not None:
             lines.append(f"  distribution: {_top(f.expression, 4)}")
+    if out.note:
+        lines.append(f"note: {out.note}")
     return "\n".join(lines)
 
 
@@ -118,7 +118,7 @@ def _descriptions(out: ActionUnitDescriptions) -> str:
 
 def _video(out: VideoAnalysis) -> str:
     return f"{out.source}: {out.frames_analysed} frames analysed (every {out.stride}th)\n" + json.dumps(
-        out.summary, separators=(",", ":"), default=str
+        out.summary.model_dump(mode="json"), separators=(",", ":")
     )
 
 
@@ -126,14 +126,16 @@ def render_output(output: BaseModel) -> str:
     """The readable text of any agent tool's output."""
     if isinstance(output, FaceAnalysis):
         return format_result(output)
-    for kind, render in (
-        (FaceDetections, _detections),
-        (ActionUnitsResult, _action_units),
-        (ExpressionResult, _expressions),
-        (EmotionExplanation, _explanation),
-        (ActionUnitDescriptions, _descriptions),
-        (VideoAnalysis, _video),
-    ):
-        if isinstance(output, kind):
-            return render(output)
+    if isinstance(output, FaceDetections):
+        return _detections(output)
+    if isinstance(output, ActionUnitsResult):
+        return _action_units(output)
+    if isinstance(output, ExpressionResult):
+        return _expressions(output)
+    if isinstance(output, EmotionExplanation):
+        return _explanation(output)
+    if isinstance(output, ActionUnitDescriptions):
+        return _descriptions(output)
+    if isinstance(output, VideoAnalysis):
+        return _video(output)
     return output.model_dump_json(exclude_none=True)

@@ -6,7 +6,7 @@ import numpy as np
 from conftest import FRL, needs_shared
 
 from fea_agent.facs.catalogue import AU_CATALOGUE
-from fea_agent.perception.action_units import (
+from fea_agent.perception.blendshape_aus import (
     AU_FROM_BLENDSHAPES,
     estimate_action_units,
     raw_evidence,

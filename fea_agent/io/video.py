@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -100,6 +101,35 @@ class Frame:
     rgb: np.ndarray
 
 
+@runtime_checkable
+class FrameSource(Protocol):
+    """What VIDEO mode (:meth:`FEAPipeline.run_video <fea_agent.pipeline.FEAPipeline.run_video>`) reads:
+    frames in time order, and the few facts about them it needs."""
+
+    #: Written as each frame result's ``source``.
+    label: str
+
+    @property
+    def frame_gap_s(self) -> float:
+        """Seconds between two frames it yields (the stride over the frame rate; a live source's interval)."""
+        ...
+
+    @property
+    def expected_frames(self) -> int | None:
+        """How many frames it will yield, when known (for progress)."""
+        ...
+
+    @property
+    def live(self) -> bool:
+        """True when frames arrive in real time (a camera): each is analysed as it comes, never waiting for
+        the next one to look ahead."""
+        ...
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
 class VideoReader:
     """Frames of a video file, decoded lazily: ``for frame in VideoReader(path, stride=2): ...``.
 
@@ -110,6 +140,8 @@ class VideoReader:
         prefetch: frames decoded ahead in a background thread (0: decode in the caller's thread).
         max_pixels: refuse videos whose frames have more pixels than this (as images).
     """
+
+    live = False
 
     def __init__(
         self,
@@ -125,6 +157,7 @@ class VideoReader:
         if max_frames is not None and max_frames < 1:
             raise InvalidInputError(f"max_frames must be 1 or more, got {max_frames}")
         self.path = Path(path)
+        self.label = str(path)
         self.stride = stride
         self.max_frames = max_frames
         self.prefetch = prefetch
@@ -190,6 +223,10 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def frame_gap_s(self) -> float:
+        return self.stride / self.fps
 
     @property
     def duration_s(self) -> float | None:
