@@ -72,5 +72,5 @@ def test_a_call_with_no_client_to_lose_runs_to_the_end(pipeline, astronaut):
     runtime = Runtime(policy=ImagePolicy(), pipelines=[pipeline])
     spec = TOOL_SPECS["detect_faces"]
     args = spec.parse({"image": base64.b64encode(astronaut.read_bytes()).decode()})
-    output = anyio.run(lambda: runtime.call(spec, args, disconnected=None))
-    assert len(output.faces) == 1
+    result = anyio.run(lambda: runtime.call(spec, args, disconnected=None))
+    assert len(result.output.faces) == 1
