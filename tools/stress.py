@@ -8,7 +8,7 @@ folder allowed for paths (it holds a FIFO, a folder and a photo). Each client op
 ``--calls`` calls in a seeded random mix: good photos (real portraits and the edge-case photos, inline as
 base64, through analyze_face, detect_faces, classify_expression), catalogue look-ups, and bad inputs (text
 that is not base64, bytes that are not an image, a truncated photo, a PNG whose text chunk inflates past Pillow's limit, an empty argument, a FIFO, a
-folder, a path outside the allowed folder, an unknown AU). A good call that errors is a failure; a bad call
+folder, a path outside the allowed folder, an unknown AU, an EPS, a PostScript file and a PDF). A good call that errors is a failure; a bad call
 that does not error is a failure too. The run stops issuing calls after ``--max-minutes``.
 
 Printed: calls, failures, latency p50/p90/p99/max for good and bad calls, throughput, and RSS (MB) sampled
@@ -57,6 +57,7 @@ from mcp.client.streamable_http import streamablehttp_client
 from PIL import Image
 
 WARM_UP_CALLS = 200
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n{} loop\n"
 #: The idle limit the server gets for --sessions, so that the tool sees sessions expire.
 SESSION_IDLE_S = 20.0
 
@@ -134,6 +135,10 @@ def _bad_inputs(photo: str, allowed: Path) -> list[tuple[str, dict]]:
         ("detect_faces", {"image": str(allowed / "folder.jpg")}),
         ("analyze_face", {"image": "/etc/hostname"}),
         ("describe_action_unit", {"code": "AU99"}),
+        # Ghostscript would loop on these for ever if the decoder let them through (it is installed here)
+        ("analyze_face", {"image": base64.b64encode(EPS).decode()}),
+        ("detect_faces", {"image": base64.b64encode(b"%!PS\n{} loop\nshowpage\n").decode()}),
+        ("classify_expression", {"image": base64.b64encode(b"%PDF-1.4\n%%EOF\n").decode()}),
     ]
 
 
