@@ -267,3 +267,69 @@ def test_folder_balance_lifts_a_small_folder_and_leaves_one_folder_alone() -> No
     assert np.allclose(folder_weights(folders, y, 0.0), 1.0)
     full = folder_weights(folders, y, 1.0)  # each folder's photos of a label weigh as much in total
     assert np.isclose(full[:100].sum(), full[200:204].sum())
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "words"),
+    [
+        (("weights", "log_prior", 0), float("nan"), r"weights\.log_prior holds NaN or infinite values"),
+        (
+            ("weights", "layers", 0, "w", 3, 1),
+            1e308,
+            r"weights\.layers\[0\]\.w holds 1e\+308, above the limit",
+        ),
+        (("weights", "layers", 0, "b", 0), float("inf"), r"weights\.layers\[0\]\.b holds NaN or infinite"),
+        (("weights", "mean", 5), -1e300, r"weights\.mean holds 1e\+300"),
+        (("weights", "scale", 2), 0.0, r"weights\.scale holds 0, at or below"),
+        (("weights", "scale", 2), float("nan"), r"weights\.scale holds NaN"),
+        (("header", "temperature"), float("inf"), r"header\.temperature is inf, outside 0\.01-100"),
+        (("header", "temperature"), float("nan"), r"header\.temperature \(input should be greater than 0\)"),
+        (("header", "temperature"), 1e-9, r"header\.temperature is 1e-09"),
+        (("weights", "log_prior", 1), "x", "corrupt"),
+    ],
+    ids=[
+        "nan-prior",
+        "huge-weight",
+        "inf-bias",
+        "huge-mean",
+        "zero-scale",
+        "nan-scale",
+        "inf-t",
+        "nan-t",
+        "tiny-t",
+        "text",
+    ],
+)
+def test_hostile_numbers_are_refused_naming_the_field(tmp_path, where, value, words) -> None:
+    data = json.loads(SHIPPED.read_text())
+    *path, last = where
+    node = data
+    for key in path:
+        node = node[key]
+    node[last] = value
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(json.dumps(data))  # NaN and Infinity as Python writes them, which json.loads reads
+    with pytest.raises(ModelFileError, match=words):
+        ExpressionModel.load(hostile)
+
+
+def test_a_hostile_model_stops_the_cli_before_any_photo_with_the_field_named(tmp_path, astronaut) -> None:
+    import subprocess
+    import sys
+
+    from conftest import SERVER_ENV
+
+    data = json.loads(SHIPPED.read_text())
+    data["weights"]["log_prior"][0] = float("nan")
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(json.dumps(data))
+    done = subprocess.run(
+        [sys.executable, "-m", "fea_agent", "analyze", str(astronaut), "--expression-model", str(hostile)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=SERVER_ENV,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "weights.log_prior holds NaN or infinite values" in done.stderr
+    assert "internal error" not in done.stderr + done.stdout

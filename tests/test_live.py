@@ -83,8 +83,45 @@ def test_max_frames_and_bad_sources(pipeline, clip, tmp_path):
         parse_source(str(tmp_path))
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
-    with pytest.raises(InvalidInputError, match="cannot open"):
+    with pytest.raises(InvalidInputError, match="not a video"):
         LiveSession(str(text), pipeline)
+
+
+def test_fifos_devices_playlists_and_file_urls_are_refused_at_once(pipeline, clip, tmp_path):
+    import os
+
+    fifo = tmp_path / "camera.mp4"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer for ever
+    playlist = tmp_path / "list.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{clip}\n#EXT-X-ENDLIST\n")
+    cases = {
+        str(fifo): "FIFO",
+        "/dev/null": "character device",
+        str(playlist): "not a video",
+        f"file://{clip}": "file:// is not a stream source",
+        "concat:a.mp4|b.mp4": "no such file",
+    }
+    for source, words in cases.items():
+        started = time.monotonic()
+        with pytest.raises(InvalidInputError, match=words):
+            LiveSession(source, pipeline)
+        assert time.monotonic() - started < 1, source
+
+
+def test_a_stream_may_not_read_local_files_but_plays_its_own_segments(pipeline, clip, tmp_path, file_server):
+    segment = tmp_path / "seg.ts"
+    writer = cv2.VideoWriter(str(segment), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (256, 256))
+    frame = cv2.resize(cv2.imread(str(ASTRONAUT)), (256, 256))
+    for _ in range(8):
+        writer.write(frame)
+    writer.release()
+    head = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:0.5,\n"
+    (tmp_path / "own.m3u8").write_text(head + "seg.ts\n#EXT-X-ENDLIST\n")
+    (tmp_path / "local.m3u8").write_text(head + f"file://{segment}\n#EXT-X-ENDLIST\n")
+    base = file_server(tmp_path)
+    assert LiveSession(f"{base}/own.m3u8", pipeline, max_frames=2).run().frames == 2
+    with pytest.raises(InvalidInputError, match="cannot open"):
+        LiveSession(f"{base}/local.m3u8", pipeline)
 
 
 def _live(*args: str) -> subprocess.CompletedProcess:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import socket
 import threading
@@ -21,6 +22,7 @@ from mcp.client.streamable_http import streamablehttp_client
 
 from fea_agent.agent_tools import MAX_IMAGE_BYTES, ImagePolicy
 from fea_agent.mcp import Runtime, build_server
+from fea_agent.mcp.connections import HttpLimits, server_config
 from fea_agent.mcp.http import http_app
 
 TOKEN = "t" * 8 + "0123456789abcdef"
@@ -49,13 +51,24 @@ def _url_host(host: str) -> str:
 
 
 @contextmanager
-def serving(runtime: Runtime, host: str, *, token: str | None = None, **limits: int) -> Iterator[str]:
-    """A real uvicorn server bound to ``host`` in a thread; yields the endpoint URL."""
+def serving(
+    runtime: Runtime,
+    host: str,
+    *,
+    token: str | None = None,
+    limits: HttpLimits | None = None,
+    **options: int,
+) -> Iterator[str]:
+    """A real uvicorn server bound to ``host`` in a thread, configured as ``fea-agent serve`` configures it
+    (its connection guard included); yields the endpoint URL."""
     import uvicorn
 
     port = _free_port(host)
-    app = http_app(build_server(runtime, host=host, port=port), token=token, host=host, **limits)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="error", access_log=False))
+    limits = limits or HttpLimits()
+    app = http_app(
+        build_server(runtime, host=host, port=port), token=token, host=host, limits=limits, **options
+    )
+    server = uvicorn.Server(server_config(app, host=host, port=port, limits=limits, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -114,7 +127,7 @@ def test_malformed_json_rpc_gets_parse_invalid_request_and_method_not_found_erro
     with serving(runtime, "127.0.0.1") as url:
         bodies = {
             "invalid UTF-8": b'{"jsonrpc": "2.0", "id": 1, "method": "\xff\xfe"}',
-            "deep nesting": b"[" * 50_000 + b"]" * 50_000,
+            "deep nesting": b"[" * 5_000 + b"]" * 5_000,  # under the value limit: the parser refuses it
             "5,000-digit id": b'{"jsonrpc": "2.0", "id": ' + b"9" * 5000 + b', "method": "ping"}',
             "not JSON": b"{nope",
             "a lone surrogate": b'{"jsonrpc": "2.0", "id": "\\ud800", "method": "ping"}',
@@ -225,3 +238,237 @@ def test_addresses_that_are_not_plainly_loopback_do_not_start_without_a_token(
         resolve_token(host, allow_no_auth=True)
     with pytest.raises(ValueError, match="without a token"):
         http_app(build_server(runtime, host=host), token=None)
+
+
+# -- slow and greedy clients --------------------------------------------------------------------------------
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
+def _half_open(
+    port: int, source: str, n: int, head: bytes = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+) -> list:
+    """``n`` connections from ``source`` that send the start of a request and never finish its headers."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(head)
+        s.settimeout(10)
+        socks.append(s)
+    return socks
+
+
+def _answer(s: socket.socket) -> bytes:
+    """What the server sent before it closed the connection."""
+    data = b""
+    try:
+        while chunk := s.recv(4096):
+            data += chunk
+    except ConnectionResetError:  # closed with our bytes unread: what arrived before still counts
+        pass
+    s.close()
+    return data
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _initialized(client: httpx.Client, url: str, headers: dict) -> str:
+    """A new session's id, after initialize and the initialized notification."""
+    opened = client.post(url, json=INIT, headers={**ACCEPT, **headers})
+    assert opened.status_code == 200, opened.text
+    session = opened.headers["mcp-session-id"]
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    sent = client.post(url, json=note, headers={**ACCEPT, **headers, "mcp-session-id": session})
+    assert sent.status_code == 202, sent.text
+    return session
+
+
+def _ping(client: httpx.Client, url: str, headers: dict, session: str) -> httpx.Response:
+    message = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    return client.post(url, json=message, headers={**ACCEPT, **headers, "mcp-session-id": session})
+
+
+def test_connections_that_never_finish_their_headers_are_cut_and_capped_while_good_calls_go_on(
+    runtime: Runtime,
+):
+    limits = HttpLimits(header_timeout_s=1.0, max_connections_per_client=20)
+    with serving(runtime, "127.0.0.1", limits=limits) as url:
+        fds = _open_fds()
+        started = time.monotonic()
+        held = _half_open(_port(url), "127.0.0.2", 50, b"")  # a slowloris from another address: connected,
+        latencies = []
+        with httpx.Client(timeout=10) as client:
+            for _ in range(5):  # good calls from this address, each on a new connection
+                t0 = time.monotonic()
+                assert httpx.post(url, json=INIT, headers=ACCEPT).status_code == 200
+                latencies.append(time.monotonic() - t0)
+            del client
+        answers = [_answer(s) for s in held]
+        took = time.monotonic() - started
+        time.sleep(0.2)
+        assert _open_fds() <= fds + 2  # every one of them closed
+    cut = [a for a in answers if a.startswith(b"HTTP/1.1 408")]
+    refused = [a for a in answers if a.startswith(b"HTTP/1.1 503")]
+    assert (len(cut), len(refused)) == (20, 30), answers[:3]
+    assert b'"error": "the request\'s headers did not arrive within 1 s"' in cut[0]  # and silent
+    assert b"20 connections from your address are open already" in refused[0]
+    assert took < 5 and max(latencies) < 1
+
+
+def test_a_header_sent_a_byte_at_a_time_is_cut_at_its_deadline_also_on_a_reused_connection(runtime: Runtime):
+    with serving(runtime, "127.0.0.1", limits=HttpLimits(header_timeout_s=0.6)) as url:
+        (s,) = _half_open(_port(url), "127.0.0.1", 1, b"P")
+        started = time.monotonic()
+        try:
+            for byte in b"OST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 40:
+                s.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = _answer(s)
+        assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 1.5
+        # after a whole request and its answer, the next request's headers have the same deadline
+        body = json.dumps(INIT).encode()
+        request = (
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Accept: application/json, text/event-stream\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        (s,) = _half_open(_port(url), "127.0.0.1", 1, request)
+        first = s.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        s.sendall(b"POST /mcp HTTP/1.1\r\n")
+        rest = _answer(s)
+        assert b"HTTP/1.1 408" in rest
+
+
+def test_the_total_connection_cap_refuses_cleanly_and_frees_up(runtime: Runtime):
+    limits = HttpLimits(header_timeout_s=1.0, max_connections=8)
+    with serving(runtime, "127.0.0.1", limits=limits) as url:
+        held = [s for i in range(4) for s in _half_open(_port(url), f"127.0.0.{10 + i}", 3, b"")]
+        answers = [_answer(s) for s in held]
+        assert sum(a.startswith(b"HTTP/1.1 503") for a in answers) == 4  # 12 tried, 8 allowed
+        assert b"the server has 8 connections open" in next(a for a in answers if b" 503 " in a[:20])
+        assert httpx.post(url, json=INIT, headers=ACCEPT).status_code == 200  # room again
+
+
+def test_malformed_http_and_a_wrong_content_type_get_json_errors(runtime: Runtime):
+    with serving(runtime, "127.0.0.1") as url:
+        (s,) = _half_open(_port(url), "127.0.0.1", 1, b"GARBAGE\r\n\r\n")
+        answer = _answer(s)
+        assert answer.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "Invalid HTTP request received."
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {"Accept": ACCEPT["Accept"], **({"Content-Type": content_type} if content_type else {})}
+            wrong = httpx.post(url, content=json.dumps(INIT), headers=headers)
+            assert wrong.status_code == 415, content_type
+            assert "Content-Type: application/json" in wrong.json()["error"]
+
+
+def test_a_request_of_too_many_json_values_is_refused_unparsed_without_stalling_others(runtime: Runtime):
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": [' + b"[]," * 1_000_000 + b"[]]}}"
+    with serving(runtime, "127.0.0.1") as url:
+        started = time.monotonic()
+        refused = httpx.post(url, content=body, headers=ACCEPT, timeout=30)
+        took = time.monotonic() - started
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == -32600
+        assert "about 2,000,007 JSON values, above the limit of 10,000" in refused.json()["error"]["message"]
+        assert took < 1.0, took
+        assert httpx.post(url, json=INIT, headers=ACCEPT).status_code == 200
+
+
+def test_a_body_that_stalls_gets_408(runtime: Runtime):
+    with serving(runtime, "127.0.0.1", limits=HttpLimits(body_timeout_s=1.0)) as url:
+        head = (
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        (s,) = _half_open(_port(url), "127.0.0.1", 1, head)
+        started = time.monotonic()
+        answer = _answer(s)
+        assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in answer
+        assert time.monotonic() - started < 3
+
+
+def test_sessions_belong_to_the_token_that_opened_them_and_end_when_idle(runtime: Runtime):
+    other = "o" * 8 + "fedcba9876543210"
+    mine, theirs = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": f"Bearer {other}"}
+    with (
+        serving(runtime, "127.0.0.1", token=f"{TOKEN},{other}", limits=HttpLimits(session_idle_s=0.6)) as url,
+        httpx.Client(timeout=10) as client,
+    ):
+        session = _initialized(client, url, mine)
+        assert _ping(client, url, mine, session).status_code == 200
+        assert _ping(client, url, theirs, session).status_code == 404  # as if it did not exist
+        deleted = client.delete(url, headers={**ACCEPT, **theirs, "mcp-session-id": session})
+        assert deleted.status_code == 404
+        assert _ping(client, url, mine, session).status_code == 200  # still there for its owner
+        time.sleep(1.2)
+        assert _ping(client, url, mine, session).status_code == 404  # idle for longer than 0.6 s: gone
+        assert _ping(client, url, theirs, _initialized(client, url, theirs)).status_code == 200
+
+
+def test_tokens_must_each_be_long_enough(monkeypatch):
+    from fea_agent.mcp.http import resolve_token
+
+    monkeypatch.setenv("FEA_AGENT_TOKEN", f"{TOKEN},short")
+    with pytest.raises(ValueError, match="a token of 5 characters"):
+        resolve_token("127.0.0.1")
+
+
+@needs_shared
+def test_a_video_call_stops_when_its_client_disconnects(pipeline, caplog: pytest.LogCaptureFixture):
+    from conftest import VIDEO
+
+    runtime = Runtime(policy=ImagePolicy.allowing(VIDEO.parent), pipelines=[pipeline])
+    call = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "tools/call",
+        "params": {
+            "name": "analyze_video",
+            "arguments": {"video": str(VIDEO)},
+            "_meta": {"progressToken": 7},
+        },
+    }
+    with serving(runtime, "127.0.0.1") as url, httpx.Client(timeout=30) as client:
+        session = _initialized(client, url, {})
+        headers = {**ACCEPT, "mcp-session-id": session}
+        with caplog.at_level("INFO", logger="fea_agent.mcp.runtime"):
+            with client.stream("POST", url, json=call, headers=headers) as response:
+                for line in response.iter_lines():
+                    if '"notifications/progress"' in line:
+                        break  # a frame or more is done; now this client goes away
+            started = time.monotonic()
+            # One pipeline: the next call waits until the video call has let go of it (472 frames otherwise).
+            with httpx.Client(timeout=60) as other:
+                second = _initialized(other, url, {})
+                message = {"jsonrpc": "2.0", "id": 4, "method": "tools/call"}
+                message["params"] = {"name": "describe_action_unit", "arguments": {"code": "AU12"}}
+                answered = other.post(url, json=message, headers={**ACCEPT, "mcp-session-id": second})
+            waited = time.monotonic() - started
+        assert answered.status_code == 200 and "Lip corner puller" in answered.text
+        assert waited < 5, waited
+        assert "analyze_video: the client disconnected; stopping the call" in caplog.text
+
+
+def test_limits_come_from_the_environment_and_a_bad_one_stops_the_server_naming_it(monkeypatch):
+    import subprocess
+    import sys
+
+    from conftest import SERVER_ENV
+
+    monkeypatch.setenv("FEA_AGENT_HTTP_LIMITS", '{"max_connections_per_client": 8, "session_idle_s": 30}')
+    limits = HttpLimits.from_env()
+    assert (limits.max_connections_per_client, limits.session_idle_s, limits.header_timeout_s) == (8, 30, 10)
+    bad = {**SERVER_ENV, "FEA_AGENT_HTTP_LIMITS": '{"header_timeout_s": -1, "max_conections": 3}'}
+    cmd = [sys.executable, "-m", "fea_agent", "serve", "mcp", "--transport", "http", "--no-auth"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=bad)
+    assert done.returncode == 2
+    assert "FEA_AGENT_HTTP_LIMITS is not valid (header_timeout_s:" in done.stderr
+    assert "max_conections: Extra inputs are not permitted" in done.stderr

@@ -246,3 +246,58 @@ def test_a_video_is_read_from_the_file_that_was_checked_and_closed_after(tmp_pat
     with VideoReader(VIDEO, max_frames=1) as held:
         assert len(list(held)) == 1
     assert _open_fds() == before
+
+
+@needs_shared
+def test_a_video_cut_short_decodes_its_first_part_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    whole = VIDEO.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])  # the index (at the start) still says 472 frames
+    with caplog.at_level("WARNING", logger="fea_agent.io.video"), VideoReader(cut, stride=8) as reader:
+        frames = list(reader)
+    assert reader.frame_count == 472 and 20 < len(frames) < 40
+    (warning,) = reader.warnings
+    assert re.search(r"decoding stopped at frame \d+ of the 472 its header announces", warning)
+    assert warning in caplog.text
+    with VideoReader(VIDEO, stride=8) as whole_reader:
+        assert len(list(whole_reader)) == 59 and whole_reader.warnings == []  # the whole clip: no warning
+
+
+def test_joined_streams_of_two_frame_sizes_say_so(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    import cv2
+
+    parts = []
+    for i, (w, h) in enumerate(((320, 240), (640, 360))):
+        part = tmp_path / f"part{i}.ts"
+        writer = cv2.VideoWriter(str(part), cv2.VideoWriter_fourcc(*"mp4v"), 24, (w, h))
+        for _ in range(24):
+            writer.write(np.full((h, w, 3), 60 + 100 * i, np.uint8))
+        writer.release()
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))  # MPEG-TS files join by concatenation
+    with caplog.at_level("WARNING", logger="fea_agent.io.video"), VideoReader(joined) as reader:
+        frames = list(reader)
+    assert len(frames) == 48 and {f.rgb.shape for f in frames} == {(240, 320, 3)}  # OpenCV rescales
+    (warning,) = reader.warnings
+    assert "the stream starts again at frame 24" in warning and "scaled to the first size" in warning
+
+
+@needs_shared
+def test_the_video_command_warns_about_a_cut_video(tmp_path: Path):
+    from conftest import SERVER_ENV
+
+    whole = VIDEO.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])
+    done = subprocess.run(
+        [sys.executable, "-m", "fea_agent", "video", str(cut), "--stride", "24", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=SERVER_ENV,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" in done.stderr and "its header announces (a damaged index or a cut file)" in done.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fea_agent.batch.runner import BatchReport, analyse_source, find_media, run_batch
-from fea_agent.batch.writers import BATCH_COLUMNS, ResultWriter, output_format
+from fea_agent.batch.runner import BatchReport, find_media, run_batch
+from fea_agent.batch.source import analyse_source
+from fea_agent.batch.writers import BATCH_COLUMNS, OutputWriteError, ResultWriter, output_format
 
 __all__ = [
     "BATCH_COLUMNS",
     "BatchReport",
+    "OutputWriteError",
     "ResultWriter",
     "analyse_source",
     "find_media",

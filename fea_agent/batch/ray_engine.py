@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fea_agent.batch.runner import analyse_source
+from fea_agent.batch.source import analyse_source
 
 
 class SourceAnalyser:

@@ -3,11 +3,13 @@
 ``run_batch("photos/", "out.csv")`` finds the images and videos, skips those OUT already holds, analyses the
 rest (locally with one pipeline, or on Ray with one pipeline per worker), writes each file's rows with a
 ``source`` and an ``error`` column, and returns a :class:`BatchReport`. A file that cannot be analysed is
-recorded with its error and the run goes on.
+recorded with its error and the run goes on. A write error (a full disk) or Ctrl-C stops the run cleanly:
+OUT keeps every file written so far, whole, and the same call resumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import sys
@@ -18,10 +20,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from fea_agent.batch.writers import BATCH_COLUMNS, ResultWriter
-from fea_agent.errors import FEAError, InvalidInputError
+from fea_agent.batch.source import analyse_source
+from fea_agent.batch.writers import BATCH_COLUMNS, OutputWriteError, ResultWriter, source_key
+from fea_agent.errors import InvalidInputError
 from fea_agent.io.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from fea_agent.video.dataframe import frame_rows
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
@@ -37,10 +39,19 @@ class BatchReport(BaseModel):
     rows: int = Field(description="Rows written in this run.")
     seconds: float
     engine: str
+    stopped: str | None = Field(
+        None, description="Why the run stopped before the end (OUT could not be written); None if it did not."
+    )
+    interrupted: bool = Field(False, description="Stopped by Ctrl-C or SIGTERM before the end.")
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and self.complete
+
+    @property
+    def complete(self) -> bool:
+        """Every file found is in OUT (run again to resume when not)."""
+        return self.stopped is None and not self.interrupted
 
 
 def find_media(spec: str | os.PathLike[str]) -> list[str]:
@@ -60,25 +71,6 @@ def find_media(spec: str | os.PathLike[str]) -> list[str]:
     else:
         raise InvalidInputError(f"{text}: no such file or folder, and not a glob pattern")
     return sorted(p for p in candidates if Path(p).suffix.lower() in MEDIA_EXTENSIONS)
-
-
-def analyse_source(
-    pipeline: Any, source: str, video_options: dict[str, Any] | None = None, row_format: str = "fea-agent"
-) -> list[dict[str, Any]]:
-    """The rows for one file: per face (per frame for a video), or one row carrying the error.
-    ``row_format`` 'openface' gives OpenFace 2's columns (:mod:`fea_agent.interchange.openface`)."""
-    rows_of = frame_rows
-    if row_format == "openface":
-        from fea_agent.interchange.openface import openface_rows as rows_of
-    try:
-        if Path(source).suffix.lower() in VIDEO_EXTENSIONS:
-            rows = []
-            for result in pipeline.analyze_video(source, **(video_options or {})):
-                rows.extend(rows_of(result))
-            return rows
-        return rows_of(pipeline.analyze(source))
-    except (FEAError, OSError, ValueError) as exc:
-        return [{"source": source, "error": f"{type(exc).__name__}: {exc}"}]
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -123,52 +115,65 @@ def run_batch(
         from fea_agent.interchange.openface import COLUMNS as OPENFACE_COLUMNS
 
         columns = ("source", "error", *OPENFACE_COLUMNS)
-    with ResultWriter(out, columns=columns) as writer:
-        done = writer.done_sources()
-        todo = [f for f in files if f not in done]
-        failed: list[str] = []
-        rows_written = analysed = 0
-        bar = _progress_bar(len(todo), progress and bool(todo))
-        try:
-            outcomes: Iterator[tuple[str, list[dict[str, Any]]]]
-            if not todo:
-                outcomes = iter(())
-            elif engine == "ray":
-                from fea_agent.batch.ray_engine import run_on_ray
+    if engine not in ("local", "ray"):
+        raise InvalidInputError(f"unknown engine {engine!r}: use 'local' or 'ray'")
+    failed: list[str] = []
+    rows_written = analysed = 0
+    todo: list[str] = []
+    skipped = 0
+    stopped: str | None = None
+    interrupted = False
+    try:
+        with ResultWriter(out, columns=columns) as writer:
+            done = writer.done_sources()
+            todo = [f for f in files if source_key(f) not in done]
+            skipped = len(files) - len(todo)
+            bar = _progress_bar(len(todo), progress and bool(todo))
+            outcomes: Iterator[tuple[str, list[dict[str, Any]]]] = (o for o in ())
+            try:
+                if todo and engine == "ray":
+                    from fea_agent.batch.ray_engine import run_on_ray
 
-                outcomes = run_on_ray(
-                    todo,
-                    workers=workers,
-                    address=address,
-                    pipeline_options=pipeline_options or {},
-                    video_options=video_options or {},
-                    row_format=row_format,
-                )
-            elif engine == "local":
-                outcomes = _run_local(todo, pipeline, pipeline_options or {}, video_options or {}, row_format)
-            else:
-                raise InvalidInputError(f"unknown engine {engine!r}: use 'local' or 'ray'")
-            for source, rows in outcomes:
-                writer.write_source(rows)
-                rows_written += len(rows)
-                if any(row.get("error") for row in rows):
-                    failed.append(source)
-                else:
-                    analysed += 1
-                if on_result is not None:
-                    on_result(source, rows)
-                bar.update(1)
-        finally:
-            bar.close()
+                    outcomes = run_on_ray(
+                        todo,
+                        workers=workers,
+                        address=address,
+                        pipeline_options=pipeline_options or {},
+                        video_options=video_options or {},
+                        row_format=row_format,
+                    )
+                elif todo:
+                    outcomes = _run_local(
+                        todo, pipeline, pipeline_options or {}, video_options or {}, row_format
+                    )
+                with contextlib.closing(outcomes):  # type: ignore[type-var]  # the engine stops on any exit
+                    for source, rows in outcomes:
+                        writer.write_source(rows)
+                        rows_written += len(rows)
+                        if any(row.get("error") for row in rows):
+                            failed.append(source)
+                        else:
+                            analysed += 1
+                        if on_result is not None:
+                            on_result(source, rows)
+                        bar.update(1)
+            except KeyboardInterrupt:
+                interrupted = True  # OUT is closed (and a Parquet journal merged) below, as at the end
+            finally:
+                bar.close()
+    except OutputWriteError as exc:
+        stopped = str(exc)
     return BatchReport(
         out=str(out),
         found=len(files),
-        skipped=len(files) - len(todo),
+        skipped=skipped,
         analysed=analysed,
         failed=failed,
         rows=rows_written,
         seconds=round(time.perf_counter() - started, 2),
         engine=engine,
+        stopped=stopped,
+        interrupted=interrupted,
     )
 
 

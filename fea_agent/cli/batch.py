@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print(f"fea-agent batch: no image or video files in {' '.join(args.inputs)}", file=sys.stderr)
         return 2
+    # A service manager's SIGTERM stops the run as Ctrl-C does: OUT closed whole, the resume hint printed.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         report = run_batch(
             files,
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     except FEAError as exc:
         print(f"fea-agent batch: {exc}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(
         f"{report.found} files: {report.analysed} analysed, {len(report.failed)} failed, "
         f"{report.skipped} already in {report.out} (skipped); {report.rows} rows written in {report.seconds:.1f} s "
@@ -76,4 +81,17 @@ def run(args: argparse.Namespace) -> int:
     )
     for source in report.failed:
         print(f"  failed: {source}")
-    return 1 if report.failed else 0
+    if report.complete:
+        return 1 if report.failed else 0
+    left = report.found - report.skipped - report.analysed - len(report.failed)
+    why = "interrupted" if report.interrupted else f"stopped: {report.stopped}"
+    print(
+        f"fea-agent batch: {why}; {left} of {report.found} files not done yet. Run the same command again to "
+        f"resume: the files already in {report.out} are skipped.",
+        file=sys.stderr,
+    )
+    return 130 if report.interrupted else 3
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

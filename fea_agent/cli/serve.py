@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from fea_agent.agent_tools import ImagePolicy
     from fea_agent.errors import FEAError
     from fea_agent.mcp import Runtime, build_server
+    from fea_agent.mcp.connections import HttpLimits
     from fea_agent.mcp.http import MAX_REQUEST_BYTES, resolve_token, run_http
     from fea_agent.mcp.runtime import default_workers
 
@@ -78,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("mcp").setLevel(logging.WARNING)
     try:
         policy = ImagePolicy.allowing(*args.allow_dir)
-        token = None
+        token = limits = None
         if args.transport == "http":
             token = resolve_token(args.host, allow_no_auth=args.no_auth)
+            limits = HttpLimits.from_env()
     except ValueError as exc:
         print(f"fea-agent serve mcp: {exc}", file=sys.stderr)
         return 2
@@ -109,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            run_http(server, host=args.host, port=args.port, token=token, max_request_bytes=limit)
+            run_http(
+                server, host=args.host, port=args.port, token=token, max_request_bytes=limit, limits=limits
+            )
     finally:
         runtime.close()
     return 0

@@ -10,6 +10,7 @@ Inference is a few small matrix products: well under a millisecond a face.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ from fea_agent.expression.fit import standardise
 from fea_agent.results import EXPRESSION_LABELS, Expression, Face
 
 FORMAT = "fea-agent-expression-model"
+#: Largest magnitude a stored number may have, per field: far above any trained model (weights about 0.1-2,
+#: feature means within ±10, log priors within ±1), far below what overflows (1e308 weights give inf logits
+#: and NaN probabilities on every face).
+LIMITS: dict[str, float] = {"mean": 1e6, "scale": 1e6, "w": 1e4, "b": 1e4, "log_prior": 50.0}
+#: A feature's scale divides it: at 1e-12 or below, any difference from the mean is the clip.
+MIN_SCALE = 1e-12
+TEMPERATURE_RANGE = (0.01, 100.0)
 #: Two implementations of the same MediaPipe networks: features from either fit a model trained on the other.
 COMPATIBLE_LANDMARKS = {"mediapipe", "mediapipe-tasks"}
 
@@ -121,9 +129,37 @@ class ExpressionModel:
         k = len(h.trained_labels)
         shapes_ok = shapes_ok and width == k and self.log_prior.shape == (k,)
         shapes_ok = shapes_ok and (len(self.layers) == 2) == (h.hidden > 0)
-        if not shapes_ok or not all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in self.layers):
+        if not shapes_ok:
+            raise ModelFileError(f"expression model {h.name!r} has weights of the wrong shape")
+        fields = {"mean": self.mean, "scale": self.scale, "log_prior": self.log_prior}
+        for i, (w, b) in enumerate(self.layers):
+            fields[f"layers[{i}].w"], fields[f"layers[{i}].b"] = w, b
+        for field, values in fields.items():
+            self._check_values(f"weights.{field}", values, LIMITS[field.rsplit(".", 1)[-1]])
+        if self.scale.min(initial=np.inf) <= MIN_SCALE:
             raise ModelFileError(
-                f"expression model {h.name!r} has weights of the wrong shape or non-finite values"
+                f"expression model {h.name!r}: weights.scale holds {self.scale.min():g}, at or below "
+                f"{MIN_SCALE:g} (a feature divided by it); the file is corrupt or hand-edited: retrain it"
+            )
+        low, high = TEMPERATURE_RANGE
+        if not (math.isfinite(h.temperature) and low <= h.temperature <= high):
+            raise ModelFileError(
+                f"expression model {h.name!r}: header.temperature is {h.temperature:g}, outside {low:g}-{high:g}; "
+                "the file is corrupt or hand-edited: retrain it"
+            )
+
+    def _check_values(self, field: str, values: np.ndarray, limit: float) -> None:
+        """Refuse NaN, infinity and magnitudes no trained model has, naming the field."""
+        if not np.isfinite(values).all():
+            raise ModelFileError(
+                f"expression model {self.header.name!r}: {field} holds NaN or infinite values; the file is corrupt "
+                "or hand-edited: retrain it with `fea-agent train`"
+            )
+        peak = float(np.abs(values).max(initial=0.0))
+        if peak > limit:
+            raise ModelFileError(
+                f"expression model {self.header.name!r}: {field} holds {peak:g}, above the limit of {limit:g} for "
+                "this field; the file is corrupt or hand-edited: retrain it with `fea-agent train`"
             )
 
     def mismatches(self, backends: dict[str, str | None]) -> list[str]:
@@ -263,13 +299,23 @@ class ExpressionModel:
                 header,
                 mean=np.array(weights["mean"], dtype=np.float64),
                 scale=np.array(weights["scale"], dtype=np.float64),
-                layers=[(np.array(x["w"]), np.array(x["b"])) for x in weights["layers"]],
+                layers=[
+                    (np.array(x["w"], dtype=np.float64), np.array(x["b"], dtype=np.float64))
+                    for x in weights["layers"]
+                ],
                 log_prior=np.array(weights["log_prior"], dtype=np.float64),
                 name=name,
             )
         except ModelFileError as exc:
             raise ModelFileError(f"{path}: {exc}") from None
-        except (ValueError, KeyError, TypeError, ValidationError, UnicodeDecodeError) as exc:
+        except ValidationError as exc:
+            fields = ", ".join(
+                f"header.{'.'.join(map(str, e['loc']))} ({e['msg'].lower()})" for e in exc.errors()[:3]
+            )
+            raise ModelFileError(
+                f"expression model {path} has a bad header: {fields}; retrain it with `fea-agent train`"
+            ) from None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise ModelFileError(
                 f"expression model {path} is corrupt or not a fea-agent expression model ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0][:200]}); retrain it with `fea-agent train`"

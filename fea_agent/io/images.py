@@ -4,6 +4,12 @@ Accepts a path, raw bytes, a PIL image or a numpy array (RGB, as MediaPipe and P
 16-bit and float arrays are converted). Files are decoded with Pillow, which applies EXIF orientation and
 converts grayscale, palette, CMYK, 16-bit and alpha images. Every failure is an :class:`InvalidInputError`
 whose message names the input and the problem.
+
+Only the raster formats of :data:`PHOTO_FORMATS` are decoded, recognised from their first bytes before any
+Pillow plugin sees them, and handed to that format's plugin alone. Pillow would otherwise try every format it
+knows, and some are programs: it hands EPS and PostScript to Ghostscript (an interpreter, with no timeout,
+through a temp file holding the bytes), so an 84-byte ``{} loop`` would hang the caller where ``gs`` is
+installed. A PIL image a caller opened is held to the same list.
 """
 
 from __future__ import annotations
@@ -24,6 +30,31 @@ from fea_agent.io.files import read_file, short_label
 
 #: Largest image accepted, in pixels (about 8k x 6k). Larger inputs are refused before decoding.
 MAX_PIXELS = 50_000_000
+
+#: The formats decoded, by Pillow's name, with what users call them (GIF and APNG: the first frame).
+PHOTO_FORMATS: dict[str, str] = {
+    "JPEG": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WebP",
+    "GIF": "GIF",
+    "BMP": "BMP",
+    "TIFF": "TIFF",
+    "PPM": "PPM/PGM/PBM",
+    "AVIF": "AVIF",
+}
+_ACCEPTED = ", ".join(PHOTO_FORMATS.values())
+
+#: Formats people send that are not decoded, recognised by their first bytes so the refusal can name them.
+_REFUSED: tuple[tuple[tuple[bytes, ...], str], ...] = (
+    ((b"%!PS", b"\xc5\xd0\xd3\xc6"), "a PostScript/EPS document (a program, not a picture)"),
+    ((b"%PDF",), "a PDF document"),
+    ((b"<svg", b"<?xml"), "an SVG or XML document"),
+    ((b"#define",), "an XBM bitmap (C source)"),
+    ((b"/* XPM */",), "an XPM bitmap (C source)"),
+    ((b"8BPS",), "a Photoshop document"),
+    ((b"\x00\x00\x01\x00",), "an icon file"),
+    ((b"\xffO\xffQ", b"\x00\x00\x00\x0cjP  "), "a JPEG 2000 image"),
+)
 
 T = TypeVar("T")
 
@@ -113,8 +144,42 @@ def _decode(data: bytes, label: str, max_pixels: int) -> np.ndarray:
     return _guarded(_decode_bytes, data, label, max_pixels)
 
 
+def photo_format(head: bytes) -> str | None:
+    """The format of :data:`PHOTO_FORMATS` that a file's first bytes (16 or more) announce, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"  # Pillow's JPEG opener also reads a camera's multi-picture (MPO) file
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head.startswith((b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")):
+        return "TIFF"
+    if head[:1] == b"P" and head[1:2] in b"123456" and head[2:3].isspace():
+        return "PPM"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return "AVIF"
+    return None
+
+
+def _refuse_unlisted(data: bytes, label: str) -> str:
+    """The Pillow format to open ``data`` with; InvalidInputError, naming what it is, for anything else."""
+    fmt = photo_format(data[:16])
+    if fmt is not None:
+        return fmt
+    head = data[:16].lstrip()
+    what = next((name for magics, name in _REFUSED if head.startswith(magics)), None)
+    if what is None:
+        raise InvalidInputError(f"{label}: not an image, or not a format fea-agent decodes ({_ACCEPTED})")
+    raise InvalidInputError(f"{label}: {what}, not a photo; fea-agent decodes {_ACCEPTED}")
+
+
 def _decode_bytes(data: bytes, label: str, max_pixels: int) -> np.ndarray:
-    img = Image.open(io.BytesIO(data))
+    fmt = _refuse_unlisted(data, label)
+    img = Image.open(io.BytesIO(data), formats=[fmt])  # that plugin alone: no other one ever sees the bytes
     _check_size(img.width, img.height, label, max_pixels)
     if img.format == "JPEG" and img.mode in ("RGB", "L") and data.rstrip(b"\0").endswith(b"\xff\xd9"):
         rgb = _decode_jpeg_fast(data)
@@ -125,7 +190,12 @@ def _decode_bytes(data: bytes, label: str, max_pixels: int) -> np.ndarray:
 
 
 def _pil_image_to_rgb(img: Image.Image, label: str, max_pixels: int) -> np.ndarray:
-    """A caller's PIL image: maybe lazily opened (decoded on ``load()``, which may fail) or closed."""
+    """A caller's PIL image: maybe lazily opened (decoded on ``load()``, which may fail) or closed; one opened
+    from a file of another format (``img.format``) is refused before ``load()`` runs its decoder."""
+    if img.format is not None and img.format not in PHOTO_FORMATS and img.format != "MPO":
+        raise InvalidInputError(
+            f"{label}: a {img.format} image, not a format fea-agent decodes ({_ACCEPTED})"
+        )
     _check_size(img.width, img.height, label, max_pixels)
     img.load()
     return _pil_to_rgb(img, label)

@@ -9,10 +9,15 @@ demuxer from the content, not the name, and its playlist and list demuxers (HLS 
 DASH, SDP) open the files and URLs the text names, which would read outside the folder an MCP server allows.
 The file is opened once, checked on the open descriptor and held open; FFmpeg reads it through the descriptor
 (:class:`~fea_agent.io.files.HeldFile`), so a file swapped in at the same path after the check is never read.
+
+A video that decodes only in part says so (a warning logged, and :attr:`VideoReader.warnings`): decoding that
+stops well before the frame count the header announces (a damaged index, a cut file), and timestamps that
+jump back (streams joined one after the other; OpenCV scales a change of frame size there to the first size).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import queue
@@ -30,6 +35,8 @@ from fea_agent.errors import InvalidInputError
 from fea_agent.io.files import HeldFile
 from fea_agent.io.images import MAX_PIXELS
 
+log = logging.getLogger(__name__)
+
 #: Video files are not read into memory, so their size is not limited (FFmpeg streams them).
 _ANY_SIZE = 1 << 50
 
@@ -43,7 +50,21 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 
 #: File name endings of still images (refused as video; the batch runner analyses them as photos).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".webp",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".gif",
+        ".jfif",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".avif",
+    }
 )
 
 
@@ -142,6 +163,9 @@ class VideoReader:
         self.prefetch = prefetch
         if self.path.suffix.lower() in IMAGE_EXTENSIONS:
             raise InvalidInputError(f"{self.path}: is a still image, not a video; analyse it with analyze()")
+        self._decoders: list[tuple[threading.Event, threading.Thread]] = []
+        #: What went wrong while decoding (also logged): the video was analysed only in part.
+        self.warnings: list[str] = []
         self._file = HeldFile(self.path, label=str(path), max_bytes=_ANY_SIZE)
         try:
             self._probe(path, max_pixels)
@@ -185,7 +209,13 @@ class VideoReader:
         self.frame_count: int | None = count if count > 0 else None
 
     def close(self) -> None:
-        """Close the held file (also done when the reader is garbage-collected)."""
+        """Stop the decoding threads and close the held file (also done when the reader is garbage-collected).
+
+        A decoding thread left running at interpreter exit would be torn down inside FFmpeg's C++ code,
+        which aborts the process ("FATAL: exception not rethrown")."""
+        for stop, thread in list(self._decoders):
+            stop.set()
+            thread.join(timeout=5)
         self._file.close()
 
     def __enter__(self) -> VideoReader:
@@ -240,6 +270,7 @@ class VideoReader:
 
         thread = threading.Thread(target=produce, name="fea-video-decode", daemon=True)
         thread.start()
+        self._decoders.append((stop, thread))
         try:
             while True:
                 item = frames.get()
@@ -251,6 +282,7 @@ class VideoReader:
         finally:
             stop.set()
             thread.join(timeout=5)
+            self._decoders.remove((stop, thread))
 
     def _decode(self, stop: threading.Event) -> Iterator[Frame]:
         capture = cv2.VideoCapture(self._file.reader_path, cv2.CAP_FFMPEG)
@@ -258,19 +290,43 @@ class VideoReader:
             raise InvalidInputError(f"{self.path}: not a video, or a format OpenCV cannot decode")
         try:
             index = yielded = 0
+            ended = False  # by the stream, not by max_frames or the consumer
+            last_ms = -1.0
+            jumped = False
             while (self.max_frames is None or yielded < self.max_frames) and not stop.is_set():
                 if index % self.stride:
                     if not capture.grab():
+                        ended = True
                         break
-                    index += 1
-                    continue
-                ok, bgr = capture.read()
-                if not ok or bgr is None:
-                    break
-                yield Frame(index, index / self.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-                yielded += 1
+                else:
+                    ok, bgr = capture.read()
+                    if not ok or bgr is None:
+                        ended = True
+                        break
+                    yield Frame(index, index / self.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                    yielded += 1
+                at_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+                if at_ms + 500.0 / self.fps < last_ms and not jumped:
+                    jumped = True  # once: a stream of many joined parts is one finding
+                    self._warn(
+                        f"{self.path}: the stream starts again at frame {index} (its timestamps jump back from "
+                        f"{last_ms / 1000:.2f} s to {at_ms / 1000:.2f} s): streams joined one after another; a "
+                        "change of frame size there is scaled to the first size"
+                    )
+                last_ms = at_ms
                 index += 1
             if index == 0:
                 raise InvalidInputError(f"{self.path}: the video has no frames that can be decoded")
+            expected = self.frame_count
+            if ended and expected and index < expected - max(2, expected // 100):
+                self._warn(
+                    f"{self.path}: decoding stopped at frame {index} of the {expected} its header announces (a "
+                    "damaged index or a cut file); the rest of the video is not analysed"
+                )
         finally:
             capture.release()
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning(message)

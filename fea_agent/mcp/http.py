@@ -1,16 +1,21 @@
 """Streamable HTTP for the MCP server: bearer-token auth, a request size limit, DNS-rebinding checks, loopback
-by default.
+by default, and limits that slow or greedy clients cannot get round.
 
-The token comes from ``FEA_AGENT_TOKEN``; a request without ``Authorization: Bearer <token>`` gets 401 (the
-scheme is case-insensitive, RFC 6750; two Authorization headers get 400). The server refuses to bind an
-address other than loopback without a token. On a loopback address, and whenever there is no token, the
-``Host`` and ``Origin`` headers must name a loopback address (421 / 403 otherwise), whichever way the address
-is spelled (``127.0.0.2``, ``0:0:0:0:0:0:0:1``, ``localhost``): a web page on another site cannot reach the
-server through DNS rebinding. Requests larger than ``max_request_bytes`` get 413 before they are read into
-memory; the SDK's own body limit (4 MiB by default) is set from the same number. A POST body that is not
-JSON (invalid UTF-8, too deeply nested, a number too long to convert) gets the JSON-RPC parse error -32700,
-and a request for a method MCP does not have gets -32601, both as JSON-RPC error bodies. Every other refusal
-is a JSON body ``{"error": "..."}``.
+The token comes from ``FEA_AGENT_TOKEN`` (several, comma-separated, give each client its own); a request
+without ``Authorization: Bearer <token>`` gets 401 (the scheme is case-insensitive, RFC 6750; two
+Authorization headers get 400). An HTTP session belongs to the token that opened it: another token's requests
+for it get 404, as for a session that does not exist. The server refuses to bind an address other than
+loopback without a token. On a loopback address, and whenever there is no token, the ``Host`` and ``Origin``
+headers must name a loopback address (421 / 403 otherwise), whichever way the address is spelled
+(``127.0.0.2``, ``0:0:0:0:0:0:0:1``, ``localhost``): a web page on another site cannot reach the server
+through DNS rebinding. Requests larger than ``max_request_bytes`` get 413 before they are read into memory;
+the SDK's own body limit (4 MiB by default) is set from the same number. A body that does not arrive within
+``HttpLimits.body_timeout_s`` gets 408. A body holding more than ``HttpLimits.max_json_values`` JSON
+arrays, objects and values is refused before it is parsed (a 33 MB list of empty lists would take seconds
+and gigabytes to build). A POST body that is not JSON (invalid UTF-8, too deeply nested, a number too long
+to convert) gets the JSON-RPC parse error -32700, and a request for a method MCP does not have gets -32601,
+both as JSON-RPC error bodies; one without ``Content-Type: application/json`` gets 415. Every other refusal is a JSON body ``{"error": "..."}``. Connection-level
+limits (header timeout, connection caps) are in :mod:`fea_agent.mcp.connections`.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ import typing
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.to_thread
 from mcp import types as mcp_types
 
 from fea_agent.agent_tools import MAX_IMAGE_BYTES
+from fea_agent.mcp.connections import HttpLimits, server_config
 
 TOKEN_ENV = "FEA_AGENT_TOKEN"
 #: Default request limit: the largest image, base64-encoded (4/3), plus room for the JSON-RPC envelope.
@@ -36,6 +44,9 @@ MAX_REQUEST_BYTES = MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
+
+#: Bodies larger than this are parsed in a worker thread, so the event loop keeps serving the other clients.
+_PARSE_IN_THREAD_BYTES = 1 << 20
 
 #: A JSON escape of a UTF-16 surrogate: only these can put a lone surrogate (which cannot be encoded back to
 #: UTF-8, so the SDK fails writing its answer) into a body that decodes as UTF-8.
@@ -112,9 +123,22 @@ class _TooLarge(Exception):
     pass
 
 
+def json_values(body: bytes) -> int:
+    """An upper bound on the values a JSON text holds beyond the first: one per array, object and comma.
+    C-speed counting (40 ms for 33 MB here); characters inside strings count too, which only overstates
+    (base64 has none of them)."""
+    return body.count(b"[") + body.count(b"{") + body.count(b",")
+
+
+def _tokens(token: str | None) -> list[bytes]:
+    return [t.strip().encode() for t in token.split(",") if t.strip()] if token else []
+
+
 class GuardMiddleware:
     """ASGI middleware in front of the SDK's app: Host/Origin checks (when ``check_host``), the bearer token
-    (when ``token`` is set), the request size limit and JSON-RPC framing errors."""
+    (when ``token`` is set; several comma-separated), the request size and time limits and JSON-RPC framing
+    errors. An authorised request carries its token's identity as ``scope["user"]``, which the SDK binds
+    sessions to."""
 
     def __init__(
         self,
@@ -123,11 +147,13 @@ class GuardMiddleware:
         token: str | None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         check_host: bool = True,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.app = app
-        self.token = token.encode() if token else None
+        self.tokens = _tokens(token)
         self.max_request_bytes = max_request_bytes
         self.check_host = check_host
+        self.limits = limits or HttpLimits()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -136,8 +162,11 @@ class GuardMiddleware:
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
         if self.check_host and not await self._host_and_origin_ok(headers, send):
             return
-        if self.token is not None and not await self._authorized(headers, send):
-            return
+        if self.tokens:
+            user = await self._authorized(headers, send)
+            if user is None:
+                return
+            scope = {**scope, "user": user}
         declared = [v for k, v in headers if k == b"content-length"]
         if declared and (not declared[0].isdigit() or len(declared) > 1):
             await _reply(send, 400, "malformed Content-Length header")
@@ -148,11 +177,23 @@ class GuardMiddleware:
         if scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
+        content_types = [v for k, v in headers if k == b"content-type"]
+        if len(content_types) != 1 or not content_types[0].lower().startswith(b"application/json"):
+            # the SDK's own answer to this is a plain-text 400
+            await _reply(send, 415, "send the JSON-RPC message with 'Content-Type: application/json'")
+            return
         try:
-            body = await self._read_body(receive)
+            with anyio.fail_after(self.limits.body_timeout_s):
+                body = await self._read_body(receive)
         except _TooLarge:
             await _reply(send, 413, self._too_large())
             return
+        except TimeoutError:
+            message = f"the request body did not arrive within {self.limits.body_timeout_s:g} s"
+            await _reply(send, 408, message, [(b"connection", b"close")])
+            return
+        if body is None:
+            return  # the client went away before its body was complete: nobody to answer
         if not await self._json_rpc_ok(body, send):
             return
         replayed = False
@@ -177,45 +218,65 @@ class GuardMiddleware:
             return False
         return True
 
-    async def _authorized(self, headers: list[tuple[bytes, bytes]], send: Any) -> bool:
+    async def _authorized(self, headers: list[tuple[bytes, bytes]], send: Any) -> Any | None:
+        """The token's identity (an SDK ``AuthenticatedUser``) when the request carries a valid token."""
+        from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+        from mcp.server.auth.provider import AccessToken
+
         values = [v for k, v in headers if k == b"authorization"]
         if len(values) > 1:
             await _reply(send, 400, "send exactly one Authorization header")
-            return False
+            return None
         scheme, _, credentials = (values[0] if values else b"").strip().partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token or b""):
-            return True
+        if scheme.lower() == b"bearer":
+            # every token compared, in constant time, so the answer's timing does not say which one matched
+            matches = [hmac.compare_digest(credentials.strip(), token) for token in self.tokens]
+            if any(matches):
+                identity = f"token-{matches.index(True) + 1}"
+                return AuthenticatedUser(AccessToken(token=identity, client_id=identity, scopes=[]))
         await _reply(
             send,
             401,
             "missing or wrong bearer token: send 'Authorization: Bearer <FEA_AGENT_TOKEN>'",
             [(b"www-authenticate", b'Bearer realm="fea-agent"')],
         )
-        return False
+        return None
 
-    async def _read_body(self, receive: Any) -> bytes:
+    async def _read_body(self, receive: Any) -> bytes | None:
+        """The whole body; None when the client disconnected first."""
         chunks: list[bytes] = []
         received = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                break  # the client went away; the app sees an empty body and answers nobody
+                return None
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > self.max_request_bytes:
                 raise _TooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+                return b"".join(chunks)
 
     async def _json_rpc_ok(self, body: bytes, send: Any) -> bool:
         """Framing errors answered here, as JSON-RPC says: the SDK answers them with 500, an empty stream, or
         -32602 with the id "server-error"."""
+        values = json_values(body)
+        if values > self.limits.max_json_values:
+            await _rpc_error(
+                send,
+                400,
+                None,
+                INVALID_REQUEST,
+                f"Invalid Request: the body holds about {values:,} JSON values, above the limit of "
+                f"{self.limits.max_json_values:,}",
+            )
+            return False
         try:
-            message = json.loads(body.decode("utf-8"))
-            if _SURROGATE_ESCAPE.search(body):
-                json.dumps(message, ensure_ascii=False).encode("utf-8")  # a lone surrogate fails here
+            if len(body) > _PARSE_IN_THREAD_BYTES:
+                message = await anyio.to_thread.run_sync(_parse, body)
+            else:
+                message = _parse(body)
         except (UnicodeError, ValueError, RecursionError) as exc:
             # ValueError: bad JSON, or an integer too long to convert; RecursionError: nesting too deep
             reason = "too deeply nested" if isinstance(exc, RecursionError) else str(exc)[:200]
@@ -238,6 +299,13 @@ class GuardMiddleware:
         return f"request is larger than the limit of {self.max_request_bytes:,} bytes; send a smaller image"
 
 
+def _parse(body: bytes) -> Any:
+    message = json.loads(body.decode("utf-8"))
+    if _SURROGATE_ESCAPE.search(body):
+        json.dumps(message, ensure_ascii=False).encode("utf-8")  # a lone surrogate fails here
+    return message
+
+
 def _framing_problem(message: Any) -> str | None:
     """What makes ``message`` not a single JSON-RPC 2.0 message (MCP has no batches since 2025-06-18)."""
     if not isinstance(message, dict):
@@ -256,12 +324,16 @@ def _framing_problem(message: Any) -> str | None:
 
 
 def resolve_token(host: str, token: str | None = None, *, allow_no_auth: bool = False) -> str | None:
-    """The token to require, from the argument or FEA_AGENT_TOKEN; refuses unsafe setups with ValueError."""
+    """The token(s) to require, from the argument or FEA_AGENT_TOKEN (comma-separated for several); refuses
+    unsafe setups with ValueError."""
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-    if token is not None and len(token) < 16:
-        raise ValueError(
-            f"{TOKEN_ENV} is too short ({len(token)} characters); use at least 16 random characters"
-        )
+    for one in _tokens(token):
+        if len(one) < 16:
+            raise ValueError(
+                f"{TOKEN_ENV} holds a token of {len(one)} characters; use at least 16 random characters each"
+            )
+    if token is not None and not _tokens(token):
+        token = None
     if token is None:
         if not is_loopback(host):
             raise ValueError(
@@ -277,7 +349,12 @@ def resolve_token(host: str, token: str | None = None, *, allow_no_auth: bool = 
 
 
 def http_app(
-    server: Any, *, token: str | None, max_request_bytes: int = MAX_REQUEST_BYTES, host: str | None = None
+    server: Any,
+    *,
+    token: str | None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    host: str | None = None,
+    limits: HttpLimits | None = None,
 ) -> Any:
     """The FastMCP server's streamable HTTP app (endpoint /mcp) behind the guard.
 
@@ -286,6 +363,7 @@ def http_app(
     """
     from mcp.server.transport_security import TransportSecuritySettings
 
+    limits = limits or HttpLimits()
     host = host if host is not None else server.settings.host
     loopback = is_loopback(host)
     if token is None and not loopback:
@@ -294,11 +372,15 @@ def http_app(
     # check knows only three spellings of loopback and answers in plain text; ours covers every spelling.
     server.settings.max_request_body_size = max_request_bytes
     server.settings.transport_security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    # Sessions of clients that never close them (the SDK keeps them 30 minutes, up to 10,000 of them).
+    server.settings.session_idle_timeout = limits.session_idle_s
+    server.settings.max_sessions = limits.max_sessions
     return GuardMiddleware(
         server.streamable_http_app(),
         token=token,
         max_request_bytes=max_request_bytes,
         check_host=loopback or token is None,
+        limits=limits,
     )
 
 
@@ -310,9 +392,11 @@ def run_http(
     token: str | None,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     log_level: str = "warning",
+    limits: HttpLimits | None = None,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted; ``limits`` default to :meth:`HttpLimits.from_env`."""
     import uvicorn
 
-    app = http_app(server, token=token, max_request_bytes=max_request_bytes, host=host)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    limits = limits or HttpLimits.from_env()
+    app = http_app(server, token=token, max_request_bytes=max_request_bytes, host=host, limits=limits)
+    uvicorn.Server(server_config(app, host=host, port=port, limits=limits, log_level=log_level)).run()

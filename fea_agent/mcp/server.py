@@ -33,7 +33,7 @@ from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from fea_agent import __version__
 from fea_agent.agent_tools import ToolResult, ToolSpec, render_output, tools_for
 from fea_agent.errors import FEAError, describe_error
-from fea_agent.mcp.runtime import Runtime
+from fea_agent.mcp.runtime import Runtime, disconnect_waiter
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,7 @@ def _tool_function(spec: ToolSpec, runtime: Runtime, text_content: TextContentKi
         try:
             args = spec.parse(arguments)
             progress = _progress_sender(ctx) if spec.name == "analyze_video" else None
-            result = await anyio.to_thread.run_sync(
-                runtime.run, spec, args, progress, limiter=runtime.limiter
-            )
+            result = await runtime.call(spec, args, progress, disconnected=disconnect_waiter(ctx))
         except Exception as exc:  # the server keeps serving; the client learns what broke
             if not isinstance(exc, FEAError):
                 log.exception("tool %s failed", spec.name)

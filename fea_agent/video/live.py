@@ -17,12 +17,14 @@ or a stream runs until it stops delivering or the caller stops it.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -30,7 +32,8 @@ import numpy as np
 
 from fea_agent._native import quiet_stderr
 from fea_agent.errors import InvalidInputError
-from fea_agent.io.video import Frame
+from fea_agent.io.files import describe_os_error, expand_path, open_regular
+from fea_agent.io.video import Frame, container_of
 from fea_agent.results import ImageResult
 
 #: Frame interval assumed for a camera or stream that does not report its frame rate.
@@ -53,19 +56,66 @@ class LiveStats:
         return f"{self.frames} frames, {self.dropped} dropped"
 
 
+#: Stream URL schemes read (``file://`` is not one: a file is given by its path, and checked).
+STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "rtp", "srt", "tcp"})
+#: What FFmpeg may open for a stream URL, nested opens included: an HLS playlist fetched over HTTP may name
+#: ``file:`` segments, which would read this machine's files; without ``file`` here, FFmpeg refuses them.
+STREAM_PROTOCOLS = "http,https,tls,tcp,udp,rtp,srtp,rtsp,rtsps,rtmp,rtmps,rtmpt,srt,crypto,hls"
+#: The major device number of Video4Linux devices (cameras, /dev/video*).
+_V4L2_MAJOR = 81
+
+
 def parse_source(text: str) -> int | str:
-    """A camera index (``"0"``), a stream URL (``rtsp://``, ``http://``, ...) or a video file, checked."""
+    """A camera index (``"0"``), a camera device (``/dev/video0``), a stream URL (``rtsp://``,
+    ``http://``, ...) or a video file, checked: a file must be a regular file that starts like a video
+    container, so a FIFO (which would block the reader for ever), another device, or a playlist or list of
+    other files is refused by name."""
     text = str(text).strip()
     if text.isdigit():
         return int(text)
     if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in STREAM_SCHEMES:
+            raise InvalidInputError(
+                f"{text}: {scheme}:// is not a stream source; use {', '.join(sorted(STREAM_SCHEMES))}, "
+                "or give a file by its path"
+            )
         return text
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise InvalidInputError(f"{text}: no such file, and not a camera index or a stream URL")
-    if path.is_dir():
+    path = expand_path(text)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise InvalidInputError(f"{text}: no such file, and not a camera index or a stream URL") from None
+        raise InvalidInputError(f"{text}: {describe_os_error(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InvalidInputError(f"{text}: is a folder, not a video")
+    if stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == _V4L2_MAJOR:
+        return str(path)  # a camera
+    with open_regular(path, label=text, max_bytes=1 << 50) as (fd, _size):
+        head = os.pread(fd, 256, 0)
+    if container_of(head) is None:
+        raise InvalidInputError(
+            f"{text}: not a video (the file does not start like a video container; playlists and still "
+            "images are refused)"
+        )
     return str(path)
+
+
+def _open_capture(source: int | str) -> cv2.VideoCapture:
+    """OpenCV's capture of ``source``; for a stream URL, FFmpeg limited to network protocols."""
+    if not (isinstance(source, str) and "://" in source):
+        return cv2.VideoCapture(source)
+    key = "OPENCV_FFMPEG_CAPTURE_OPTIONS"  # read by OpenCV when it opens a capture
+    before = os.environ.get(key)
+    os.environ[key] = f"protocol_whitelist;{STREAM_PROTOCOLS}"
+    try:
+        return cv2.VideoCapture(source, cv2.CAP_FFMPEG)
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 @dataclass
@@ -178,7 +228,7 @@ class LiveSession:
         self.max_frames = max_frames
         self.is_file = isinstance(self.source, str) and "://" not in self.source
         with quiet_stderr():
-            capture = cv2.VideoCapture(self.source)
+            capture = _open_capture(self.source)
         if not capture.isOpened():
             capture.release()
             raise InvalidInputError(f"{self.source}: OpenCV cannot open it as a camera, stream or video")
