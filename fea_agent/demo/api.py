@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 
 from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext, ToolSpec
 from fea_agent.demo.analysis import analyze, decode, user_errors
-from fea_agent.demo.uploads import Upload, ephemeral_image
+from fea_agent.demo.uploads import UploadRef, ephemeral_image, read_uploads
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
 
@@ -77,7 +77,7 @@ def build(pipeline: FEAPipeline) -> None:
     """Add the hidden API components and their public endpoints to the current ``gr.Blocks``."""
     ctx = ToolContext(pipeline, ImagePolicy())
 
-    def compare_faces(image_a: Upload | None, image_b: Upload | None) -> str:
+    def compare_faces(image_a: UploadRef | None, image_b: UploadRef | None) -> str:
         """Compare the largest face in two photos: which action units got stronger or weaker from A to B.
 
         Use this to explain how an expression changed, e.g. between a neutral and a smiling photo of a person.
@@ -89,10 +89,11 @@ def build(pipeline: FEAPipeline) -> None:
             JSON {"a": label of A, "b": label of B, "changes": [{"action unit", "change", "direction", "A", "B"}]},
             intensities on the 0-5 scale, changes of at least 0.5, biggest first.
         """
+        if image_a is None or image_b is None:
+            raise gr.Error("pass two photos, image_a and image_b")
         faces = []
-        for upload in (image_a, image_b):
-            if upload is None:
-                raise gr.Error("pass two photos, image_a and image_b")
+        for upload in read_uploads(image_a, image_b):  # one photo passed twice is read once
+            assert upload is not None
             with user_errors(upload.name):
                 result = analyze(pipeline, decode(upload.data, upload.name, pipeline), None)
             if not result.faces:

@@ -56,7 +56,20 @@ def build_app(
             with gr.Tab("About the AUs", id="about"):
                 about_tab.build()
         api.build(pipeline)
+
+        def forget(request: gr.Request) -> None:
+            _forget_session(app, request)
+
+        app.unload(forget)
     return app
+
+
+def _forget_session(app: gr.Blocks, request: gr.Request) -> None:
+    """Drop what a closed tab's session kept in memory (its photos, its held clip) now: Gradio itself keeps a
+    closed session's state for an hour, in case the visitor comes back."""
+    holder = getattr(app, "state_holder", None)
+    if holder is not None and request.session_hash:
+        holder.delete_state(request.session_hash)
 
 
 def _video_tab(pipeline: FEAPipeline, *, enabled: bool) -> None:
