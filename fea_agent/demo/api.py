@@ -3,8 +3,9 @@
 The tools are the catalogue's (:data:`fea_agent.agent_tools.TOOL_SPECS`), the same names, arguments and JSON
 outputs as ``fea-agent serve mcp``: each endpoint validates its arguments with the tool's input model, runs the
 tool on the demo's pipeline and answers with the tool's output as JSON text. Images come as base64 or data
-URIs (no file paths: the demo allows no folder), so nothing a client sends is written to disk. The one
-demo-only helper, ``compare_faces``, has a name no tool uses.
+URIs (no file paths: the demo allows no folder), so nothing a client sends is written to disk. Tools that
+read a file by path (``analyze_video``) are left out, since they could only fail here. The one demo-only
+helper, ``compare_faces``, has a name no tool uses.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from fea_agent.demo.analysis import analyze, decode, user_errors
 from fea_agent.demo.uploads import UploadRef, ephemeral_image, read_uploads
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
+
+#: Catalogue tools the demo does not serve: each reads a file by path, and the demo allows no folder (its Video
+#: tab and the ``/analyze_video_clip`` endpoint take an upload instead).
+NOT_SERVED = frozenset({"analyze_video"})
 
 
 def _component(field: FieldInfo, label: str) -> gr.components.Component:
@@ -106,6 +111,8 @@ def build(pipeline: FEAPipeline) -> None:
     with gr.Column(visible=False):
         out = gr.Textbox(label="result")
         for spec in TOOL_SPECS.values():
+            if spec.name in NOT_SERVED:
+                continue
             fn, names = _endpoint(spec, ctx)
             fields = spec.input_model.model_fields
             inputs = [_component(fields[name], name) for name in names]

@@ -39,7 +39,7 @@ from gradio.data_classes import FileData
 #: The name of the app's private cache folders in the temp dir; the prefix identifies leftovers of a killed run.
 CACHE_PREFIX = "fea-agent-demo-"
 #: Held by a running app for as long as it lives (the kernel drops the lock when the process dies, SIGKILL too).
-_LOCK_NAME = ".lock"
+LOCK_NAME = ".lock"
 #: A folder without a lock file is left alone this long: the app that made it may be about to lock it.
 _UNLOCKED_GRACE_S = 60.0
 
@@ -99,7 +99,7 @@ def private_cache_dir() -> Path:
 
 def _lock(folder: Path) -> int:
     """Lock ``folder`` as in use by this process; the descriptor stays open until the process ends."""
-    fd = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd
 
@@ -124,7 +124,7 @@ def remove_stale_caches(root: Path | None = None) -> list[Path]:
 
 def _abandoned(folder: Path, info: os.stat_result) -> bool:
     try:
-        fd = os.open(folder / _LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return time.time() - info.st_mtime > _UNLOCKED_GRACE_S
     try:
