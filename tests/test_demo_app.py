@@ -149,3 +149,15 @@ def test_compare_the_same_photo_on_both_sides_reads_it_once(client):
     assert out["a"] == out["b"] == "happiness"
     assert out["changes"] == []
     assert _cache_files() == []
+
+
+def test_every_event_that_takes_an_upload_gets_it_raw(app):
+    """Gradio's own preprocessing would decode an upload and leave its file behind; each handler reads and
+    deletes it instead, so each such event must pass preprocess=False."""
+    import gradio as gr
+
+    takes_upload = [
+        fn for fn in app[0].fns.values() if any(isinstance(b, gr.Image | gr.Video) for b in fn.inputs)
+    ]
+    assert len(takes_upload) >= 5  # the photo, Compare's two, the clip, compare_faces (and the API clip)
+    assert [fn.name for fn in takes_upload if fn.preprocess] == []

@@ -1,6 +1,7 @@
 """End to end in a real browser: Debian's headless Chromium, driven by Selenium, against the launched demo.
 
-Besides one upload, a visitor's whole sequence: two photos one after the other, the landmarks toggle, Compare
+Besides one upload, a visitor's whole sequence: two photos one after the other, the landmarks toggle, a webcam
+snapshot, Compare
 pressed again with one side replaced and with the same photo on both sides, a second tab at the same time, the
 video analysed twice; after each step every panel is checked for error badges and messages, every chart's
 legend for being inside its box, and the temp folders and /dev/shm for the photos' bytes.
@@ -67,7 +68,24 @@ def profile():
 
 
 @pytest.fixture(scope="module")
-def browser(profile):
+def camera(profile):
+    """A fake webcam that films the astronaut: a Y4M clip for Chromium's fake capture device."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, 80:560] = cv2.resize(rgb, (480, 480))
+    clip = profile / "camera.y4m"
+    with clip.open("wb") as f:
+        f.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+        f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return clip
+
+
+@pytest.fixture(scope="module")
+def browser(profile, camera):
     _require_browser()
     from selenium.webdriver.chrome.service import Service
 
@@ -85,6 +103,9 @@ def browser(profile):
         "--disable-dev-shm-usage",
         "--window-size=1400,1900",
         f"--user-data-dir={profile}",
+        "--use-fake-ui-for-media-stream",  # the webcam allowed without asking, and fed from a file
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -168,6 +189,30 @@ def _toggle_landmarks(driver) -> None:
     WebDriverWait(driver, 30).until(lambda d: _photo_src(d) != before)
 
 
+def _webcam_snapshot(driver) -> None:
+    def button(label: str):
+        return WebDriverWait(driver, 30).until(
+            EC.element_to_be_clickable(
+                (
+                    By.XPATH,
+                    f"//*[@id='fea-image-input']//button[@aria-label='{label}' or normalize-space()='{label}']",
+                )
+            )
+        )
+
+    button("Capture from camera").click()
+    button("Click to Access Webcam").click()
+    button("capture photo").click()
+
+
+def _cache_files() -> list[Path]:
+    """What the demo's private cache holds, but for its lock and the CSVs of the download button."""
+    from fea_agent.demo.uploads import LOCK_NAME, private_cache_dir
+
+    cache = private_cache_dir()
+    return [p for p in cache.rglob("*") if p.is_file() and p.parent.name != "csv" and p.name != LOCK_NAME]
+
+
 def _settle(driver, seconds: float = 1.5) -> list[str]:
     time.sleep(seconds)  # a late error badge or message would appear by now
     return _problems(driver)
@@ -193,6 +238,7 @@ def test_a_visitors_sequence_of_photos_toggles_compares_and_tabs_shows_no_error_
 
     def no_copies(step: str) -> None:
         assert copies(pieces, TEMP_ROOTS, since, exclude=ours) == [], f"a copy of a photo is left {step}"
+        assert _cache_files() == [], f"an upload is left in the demo's cache {step}"
 
     def clean(step: str) -> None:
         assert _settle(browser) == [], step
@@ -212,6 +258,13 @@ def test_a_visitors_sequence_of_photos_toggles_compares_and_tabs_shows_no_error_
     _toggle_landmarks(browser)
     assert "Neutral" in browser.find_element(By.ID, "fea-headline").text
     clean("after toggling twice on the second photo")
+    _webcam_snapshot(browser)  # a third photo, from the webcam
+    _text(browser, "fea-headline", "Happiness")
+    _toggle_landmarks(browser)
+    clean("after a webcam snapshot")
+    _upload(browser, "fea-image-input", neutral)  # and back to a file
+    _text(browser, "fea-headline", "Neutral")
+    clean("after a file again")
 
     _tab(browser, "Compare")
     _upload(browser, "fea-compare-a", neutral)

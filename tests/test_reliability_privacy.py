@@ -99,6 +99,9 @@ def test_demo_mcp_endpoint_leaves_no_copy_of_a_photo_after_the_call_and_after_si
             image = "data:image/png;base64," + base64.b64encode(photo).decode()
             result = await session.call_tool("analyze_face", {"image": image})
             assert not result.isError, result.content[0].text
+            same = await session.call_tool("compare_faces", {"image_a": image, "image_b": image})
+            assert not same.isError, same.content[0].text  # one photo twice: read once, not lost
+            assert '"changes": []' in same.content[0].text
             return result
 
     result = anyio.run(call)

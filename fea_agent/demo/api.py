@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 
 from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext, ToolSpec
 from fea_agent.demo.analysis import analyze, decode, user_errors
-from fea_agent.demo.uploads import UploadRef, ephemeral_image, read_uploads
+from fea_agent.demo.uploads import read_uploads, upload_ref
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
 
@@ -82,7 +82,7 @@ def build(pipeline: FEAPipeline) -> None:
     """Add the hidden API components and their public endpoints to the current ``gr.Blocks``."""
     ctx = ToolContext(pipeline, ImagePolicy())
 
-    def compare_faces(image_a: UploadRef | None, image_b: UploadRef | None) -> str:
+    def compare_faces(image_a: Any, image_b: Any) -> str:
         """Compare the largest face in two photos: which action units got stronger or weaker from A to B.
 
         Use this to explain how an expression changed, e.g. between a neutral and a smiling photo of a person.
@@ -94,10 +94,11 @@ def build(pipeline: FEAPipeline) -> None:
             JSON {"a": label of A, "b": label of B, "changes": [{"action unit", "change", "direction", "A", "B"}]},
             intensities on the 0-5 scale, changes of at least 0.5, biggest first.
         """
-        if image_a is None or image_b is None:
+        ref_a, ref_b = upload_ref(image_a), upload_ref(image_b)
+        if ref_a is None or ref_b is None:
             raise gr.Error("pass two photos, image_a and image_b")
         faces = []
-        for upload in read_uploads(image_a, image_b):  # one photo passed twice is read once
+        for upload in read_uploads(ref_a, ref_b):  # one photo passed twice is read once
             assert upload is not None
             with user_errors(upload.name):
                 result = analyze(pipeline, decode(upload.data, upload.name, pipeline), None)
@@ -117,6 +118,8 @@ def build(pipeline: FEAPipeline) -> None:
             fields = spec.input_model.model_fields
             inputs = [_component(fields[name], name) for name in names]
             gr.Button(visible=False).click(fn, inputs, out, api_name=spec.name)
-        image_a = ephemeral_image(label="image_a")
-        image_b = ephemeral_image(label="image_b")
-        gr.Button(visible=False).click(compare_faces, [image_a, image_b], out, api_name="compare_faces")
+        image_a = gr.Image(label="image_a")
+        image_b = gr.Image(label="image_b")
+        gr.Button(visible=False).click(
+            compare_faces, [image_a, image_b], out, api_name="compare_faces", preprocess=False
+        )

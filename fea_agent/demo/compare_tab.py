@@ -14,7 +14,7 @@ import gradio as gr
 
 from fea_agent.demo import views
 from fea_agent.demo.analysis import analyze, decode, user_errors
-from fea_agent.demo.uploads import UploadRef, ephemeral_image, read_uploads
+from fea_agent.demo.uploads import read_uploads, upload_ref
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.io.images import LoadedImage
 from fea_agent.pipeline import FEAPipeline
@@ -58,10 +58,10 @@ def build(pipeline: FEAPipeline) -> None:
     photo_a_state = gr.State(None, time_to_live=1800)
     photo_b_state = gr.State(None, time_to_live=1800)
     with gr.Row():
-        image_a = ephemeral_image(
+        image_a = gr.Image(
             label="Photo A", sources=["upload", "clipboard"], height=200, elem_id="fea-compare-a"
         )
-        image_b = ephemeral_image(
+        image_b = gr.Image(
             label="Photo B", sources=["upload", "clipboard"], height=200, elem_id="fea-compare-b"
         )
     button = gr.Button("Compare", variant="primary", elem_id="fea-compare-run")
@@ -80,11 +80,13 @@ def build(pipeline: FEAPipeline) -> None:
             title="AU intensity change, B minus A",
             label="AU changes",
             show_label=False,  # its header would push the chart's legend out of the box
+            elem_classes="fea-chart",
             height=360,
             elem_id="fea-compare-chart",
         )
 
-    def on_photo(ref: UploadRef | None, side: str) -> tuple[Any, ...]:
+    def on_photo(payload: Any, side: str) -> tuple[Any, ...]:
+        ref = upload_ref(payload)
         if ref is None:  # cleared by the visitor: the photo in memory stays until replaced
             return (gr.skip(),) * 5
         try:
@@ -119,8 +121,8 @@ def build(pipeline: FEAPipeline) -> None:
         )
 
     def wire(image: gr.Image, state: gr.State, photo: gr.HTML, side: str) -> None:
-        def on_side(ref: UploadRef | None) -> tuple[Any, ...]:
-            return on_photo(ref, side)
+        def on_side(payload: Any) -> tuple[Any, ...]:
+            return on_photo(payload, side)
 
         image.input(
             on_side,
@@ -128,6 +130,7 @@ def build(pipeline: FEAPipeline) -> None:
             [image, state, photo, summary, chart],
             api_visibility="private",
             show_progress="minimal",
+            preprocess=False,  # the upload raw: read once here, never decoded into a file by Gradio
         )
 
     wire(image_a, photo_a_state, photo_a, "A")

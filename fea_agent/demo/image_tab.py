@@ -15,7 +15,7 @@ import numpy as np
 
 from fea_agent.demo import views
 from fea_agent.demo.analysis import Reasoners, analyze, decode, user_errors
-from fea_agent.demo.uploads import UploadRef, ephemeral_image, read_uploads
+from fea_agent.demo.uploads import read_uploads, upload_ref
 from fea_agent.perception.quality import MIN_FACE_PX
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
@@ -81,7 +81,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
     default = next(iter(reasoners.available), None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            image = ephemeral_image(
+            image = gr.Image(
                 label="Photo",
                 sources=["upload", "webcam", "clipboard"],
                 height=300,
@@ -112,6 +112,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 title="Action unit intensity (0-5)",
                 label="Action units",
                 show_label=False,  # its header would push the chart's legend out of the box
+                elem_classes="fea-chart",
                 height=420,
                 elem_id="fea-au-chart",
             )
@@ -126,6 +127,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                     title="Expression",
                     label="Expression distribution",
                     show_label=False,
+                    elem_classes="fea-chart",
                     height=300,
                     elem_id="fea-expression-chart",
                     scale=3,
@@ -137,7 +139,8 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 raw = gr.JSON(label="ImageResult")
     view_outputs = [photo, headline, au_plot, expr_plot, reasoning, pose, raw]
 
-    def on_image(ref: UploadRef | None, reasoner_name: str | None, show_landmarks: bool) -> tuple[Any, ...]:
+    def on_image(payload: Any, reasoner_name: str | None, show_landmarks: bool) -> tuple[Any, ...]:
+        ref = upload_ref(payload)
         if ref is None:  # the visitor cleared the input: what was analysed stays on the page
             return (gr.skip(),) * (3 + len(view_outputs))
         try:
@@ -183,6 +186,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
         [image, state, face, *view_outputs],
         api_visibility="private",
         show_progress="minimal",
+        preprocess=False,  # the upload raw: read once here, never decoded into a file by Gradio
     )
     reasoner.input(
         on_reasoner,

@@ -3,6 +3,7 @@
 Gradio stores every upload in its cache folder before a handler sees it, and the browser names that file again
 on every later event that takes the component as input. Face photos are biometric data, so:
 
+- events that take an upload get it raw (``preprocess=False``, :func:`upload_ref`), never decoded by Gradio;
 - a photo is read into memory once and its file deleted at once (:func:`read_uploads`); the page then clears
   its input (the photo lives on in the session's memory), so nothing ever names the deleted file again;
 - a video, which a visitor may analyse again with another stride, stays in the app's private cache while its
@@ -264,7 +265,17 @@ class HeldFiles:
             return path in self._holders
 
 
-def _payload_ref(payload: Any) -> UploadRef | None:
+def upload_ref(payload: Any) -> UploadRef | None:
+    """The upload an event received raw (``preprocess=False``): a ``gr.Image`` or ``gr.Video`` payload, as a
+    dict or a :class:`FileData`, or None when the input is empty.
+
+    Events that take an upload must pass ``preprocess=False``: Gradio's own preprocessing decodes the file and
+    leaves it on disk (and may write a converted copy), and patching a component's ``preprocess`` does not
+    hold, since Gradio rebuilds a session's components from their arguments (the webcam does)."""
+    if isinstance(payload, dict) and "video" in payload:
+        payload = payload["video"]
+    else:
+        payload = getattr(payload, "video", payload)
     if payload is None:
         return None
     if isinstance(payload, FileData):
@@ -272,30 +283,7 @@ def _payload_ref(payload: Any) -> UploadRef | None:
     elif isinstance(payload, dict):
         path, name = payload.get("path"), payload.get("orig_name")
     else:
-        path, name = getattr(payload, "path", None), getattr(payload, "orig_name", None)
+        raise gr.Error(f"not an upload: {type(payload).__name__}")
     if not path:
         return None
     return UploadRef(path=str(path), name=name or Path(path).name)
-
-
-def _video_ref(payload: Any) -> UploadRef | None:
-    return _payload_ref(getattr(payload, "video", payload))
-
-
-# Instances are patched rather than subclassed: Gradio writes a .pyi stub next to any module that subclasses
-# a component, which would litter the installed package.
-def ephemeral_image(**kwargs: Any) -> gr.Image:
-    """A ``gr.Image`` whose handler receives an :class:`UploadRef`, untouched: Gradio's own preprocessing would
-    write a converted copy. The handler reads it with :func:`read_uploads`, which deletes the file; decoding is
-    left to :func:`fea_agent.io.images.load_image`, so a bad file gets fea-agent's clear message."""
-    component = gr.Image(**kwargs)
-    component.preprocess = _payload_ref  # type: ignore[method-assign]
-    return component
-
-
-def ephemeral_video(**kwargs: Any) -> gr.Video:
-    """A ``gr.Video`` whose handler receives an :class:`UploadRef` to the unconverted upload; the handler
-    deletes it (:func:`discard`) or holds it for its session (:class:`HeldFiles`)."""
-    component = gr.Video(**kwargs)
-    component.preprocess = _video_ref  # type: ignore[method-assign]
-    return component

@@ -19,7 +19,7 @@ import pandas as pd
 
 from fea_agent.demo import views
 from fea_agent.demo.analysis import user_errors
-from fea_agent.demo.uploads import Held, HeldFiles, UploadRef, discard, ephemeral_video, private_cache_dir
+from fea_agent.demo.uploads import Held, HeldFiles, discard, private_cache_dir, upload_ref
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
@@ -83,11 +83,11 @@ def build(pipeline: FEAPipeline) -> None:
     table_state = gr.State(None, time_to_live=IDLE_S)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            video = ephemeral_video(
-                label="Video clip", sources=["upload"], height=280, elem_id="fea-video-input"
-            )
+            video = gr.Video(label="Video clip", sources=["upload"], height=280, elem_id="fea-video-input")
             with gr.Row():
-                stride = gr.Slider(1, 10, value=1, step=1, label="Analyse every n-th frame")
+                stride = gr.Slider(
+                    1, 10, value=1, step=1, label="Analyse every n-th frame", elem_id="fea-video-stride"
+                )
                 smooth = gr.Checkbox(value=True, label="Smooth over time")
             run = gr.Button("Analyse video", variant="primary", elem_id="fea-video-run")
             summary = gr.HTML(elem_id="fea-video-summary")
@@ -104,6 +104,7 @@ def build(pipeline: FEAPipeline) -> None:
                 x_title="time (s)",
                 label="AUs over time",
                 show_label=False,  # its header would push the chart's legend out of the box
+                elem_classes="fea-chart",
                 height=430,
                 elem_id="fea-video-aus",
             )
@@ -118,6 +119,7 @@ def build(pipeline: FEAPipeline) -> None:
                 x_title="time (s)",
                 label="Expressions over time",
                 show_label=False,
+                elem_classes="fea-chart",
                 height=400,
                 elem_id="fea-video-expressions",
             )
@@ -148,7 +150,8 @@ def build(pipeline: FEAPipeline) -> None:
             gr.update(value=_write_csv(table), visible=True),
         )
 
-    def on_upload(ref: UploadRef | None, previous: Held | None) -> Held | None:
+    def on_upload(payload: Any, previous: Held | None) -> Held | None:
+        ref = upload_ref(payload)
         held = held_files.hold(ref) if ref is not None else None
         held_files.release(previous)  # after the new hold: the same clip again is one file, kept
         return held
@@ -167,8 +170,9 @@ def build(pipeline: FEAPipeline) -> None:
         return (clip, *analyse(clip.path, clip.name, every, smoothing, progress))
 
     def on_api_run(
-        ref: UploadRef | None, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
+        payload: Any, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
     ) -> tuple[Any, ...]:
+        ref = upload_ref(payload)
         if ref is None:
             raise gr.Error("pass a video clip")
         try:
@@ -180,7 +184,15 @@ def build(pipeline: FEAPipeline) -> None:
     def on_face(table: pd.DataFrame | None, face_id: int | None) -> tuple[Any, ...]:
         return time_plots(table, face_id)
 
-    video.upload(on_upload, [video, clip_state], clip_state, api_visibility="private", show_progress="hidden")
+    # Events that take the upload get it raw (preprocess=False): Gradio would convert the clip into a new file.
+    video.upload(
+        on_upload,
+        [video, clip_state],
+        clip_state,
+        api_visibility="private",
+        show_progress="hidden",
+        preprocess=False,
+    )
     video.clear(on_clear, clip_state, clip_state, api_visibility="private", show_progress="hidden")
     run.click(
         on_run,
@@ -194,6 +206,7 @@ def build(pipeline: FEAPipeline) -> None:
         [summary, face, au_plot, expr_plot, csv],
         api_name="analyze_video_clip",
         api_visibility="undocumented",
+        preprocess=False,
     )
     face.input(on_face, [table_state, face], [au_plot, expr_plot], api_visibility="private")
 
