@@ -1,9 +1,8 @@
 """End to end in a real browser: Debian's headless Chromium, driven by Selenium, against the launched demo.
 
 Besides one upload, a visitor's whole sequence: two photos one after the other, the landmarks toggle, a webcam
-snapshot, Compare
-pressed again with one side replaced and with the same photo on both sides, a second tab at the same time, the
-video analysed twice; after each step every panel is checked for error badges and messages, every chart's
+snapshot, Compare pressed again with one side replaced and with the same photo on both sides, a second tab at
+the same time, the video analysed twice; after each step every panel is checked for error badges and messages, every chart's
 legend for being inside its box, and the temp folders and /dev/shm for the photos' bytes.
 
 Under CI (``FEA_AGENT_REQUIRE_BROWSER=1``) a missing browser fails the test; elsewhere it skips, saying why.
