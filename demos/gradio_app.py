@@ -1,6 +1,6 @@
 """The fea-agent Gradio demo: ``python demos/gradio_app.py`` (the same as ``fea-agent demo``).
 
-Needs ``pip install 'fea-agent[demo]'`` and the models (``FEA_AGENT_MODEL_DIR`` or a first-run download).
+Needs ``pip install 'fea-agent[demo]'`` (the default models ship inside the package).
 Pass ``--mcp`` to also serve the analysis endpoints as MCP tools at ``/gradio_api/mcp``.
 """
 

