@@ -107,7 +107,7 @@ def list_models() -> None:
 
 
 def backend_state(b: BackendStatus) -> str:
-    """"ready" only when the backend's code is installed and its files are here; otherwise what is missing."""
+    """'ready' only when the backend's code is installed and its files are here; otherwise what is missing."""
     from fea_agent.models import registry
 
     if not b.available:
