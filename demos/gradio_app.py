@@ -1,7 +1,7 @@
 """The fea-agent Gradio demo: ``python demos/gradio_app.py`` (the same as ``fea-agent demo``).
 
-Needs ``pip install 'fea-agent[demo]'`` and the models (``FEA_AGENT_MODEL_DIR`` or a first-run download).
-Pass ``--mcp`` to also serve the analysis endpoints as MCP tools at ``/gradio_api/mcp/``.
+Needs ``pip install 'fea-agent[demo]'`` (the default models ship inside the package).
+Pass ``--mcp`` to also serve the analysis endpoints as MCP tools at ``/gradio_api/mcp``.
 """
 
 from __future__ import annotations

@@ -86,7 +86,35 @@ def test_paths_outside_the_allowed_dirs_are_refused(tmp_path: Path):
         with pytest.raises(InvalidInputError, match="outside the allowed directories"):
             resolve_image(value, policy)
     (allowed / "ok.png").write_bytes(b"png")
-    assert resolve_image("ok.png", policy).data == b"png"  # relative to the first allowed directory
+    assert resolve_image("ok.png", policy).data == b"png"  # found in the allowed directory
+
+
+def test_a_relative_path_is_looked_for_in_the_current_folder_then_each_allowed_one(tmp_path, monkeypatch):
+    """As the user typed it: from the current folder when that is inside an allowed directory (a shell in
+    ~/Pictures/trip), else in the allowed directories in order; not found, the refusal names them all."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    trip = second / "trip"
+    trip.mkdir(parents=True)
+    first.mkdir()
+    (trip / "beach.png").write_bytes(b"from the current folder")
+    (second / "beach.png").write_bytes(b"from the second allowed folder")
+    (second / "only-here.png").write_bytes(b"second")
+    policy = ImagePolicy.allowing(first, second)
+    monkeypatch.chdir(trip)
+    assert policy.search_dirs() == [trip.resolve(), first.resolve(), second.resolve()]
+    assert resolve_image("beach.png", policy).data == b"from the current folder"
+    assert resolve_image("./beach.png", policy).data == b"from the current folder"
+    assert resolve_image("only-here.png", policy).data == b"second"  # not here: the allowed ones in turn
+    assert resolve_image("../only-here.png", policy).data == b"second"  # ".." from here, still allowed
+    with pytest.raises(InvalidInputError) as refused:
+        resolve_image("missing.png", policy)
+    message = str(refused.value)
+    assert f"missing.png: no such file in {trip.resolve()}, {first.resolve()}, {second.resolve()}" in message
+    monkeypatch.chdir(tmp_path)  # outside every allowed folder: the current folder is not searched
+    assert policy.search_dirs() == [first.resolve(), second.resolve()]
+    assert resolve_image("beach.png", policy).data == b"from the second allowed folder"
+    with pytest.raises(InvalidInputError, match="outside the allowed directories"):
+        resolve_image("../secret.png", policy)
 
 
 def test_oversized_input_is_refused_before_decoding():

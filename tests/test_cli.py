@@ -69,7 +69,9 @@ def test_readable_output_and_jsonl(tmp_path):
     assert proc.returncode == 0 and len(lines) == 2 and lines[0]["faces"] == []
 
 
-def test_missing_models_are_named(tmp_path):
+def test_a_bad_model_file_is_named(tmp_path):
+    """The default models ship in the package; a file in $FEA_AGENT_MODEL_DIR comes first and is checked."""
+    (tmp_path / "face_detection_yunet_2023mar.onnx").write_bytes(b"not the model")
     env = {**os.environ, "FEA_AGENT_MODEL_DIR": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "fea_agent", "analyze", str(ASTRONAUT)],

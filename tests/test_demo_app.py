@@ -43,8 +43,11 @@ def client(app):
 
 
 def _cache_files() -> list[Path]:
+    """Files in the demo's cache folder, but for its lock and the CSVs it writes for the download button."""
+    from fea_agent.demo.uploads import LOCK_NAME
+
     cache = Path(os.environ["GRADIO_TEMP_DIR"])
-    return [p for p in cache.rglob("*") if p.is_file() and p.parent.name != "csv"]
+    return [p for p in cache.rglob("*") if p.is_file() and p.parent.name != "csv" and p.name != LOCK_NAME]
 
 
 def test_astronaut_is_happiness_with_cited_aus_and_no_upload_kept(client, astronaut):
@@ -95,9 +98,10 @@ def test_describe_action_unit_and_unknown_code(client):
 
 
 def test_only_the_tool_endpoints_are_public(client):
-    """The catalogue's seven tools under their own names, and the demo-only compare_faces."""
+    """The catalogue's tools under their own names, but for analyze_video (it reads a path, and the demo
+    allows none), and the demo-only compare_faces."""
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {f"/{name}" for name in SEVEN_TOOLS} | {"/compare_faces"}
+    assert endpoints == {f"/{name}" for name in SEVEN_TOOLS - {"analyze_video"}} | {"/compare_faces"}
 
 
 @needs_shared
@@ -134,3 +138,26 @@ def test_unavailable_reasoners_fold_into_one_line_below_the_photo():
     assert "Not available here: feallm, vlm, openai</summary>" in folded and "needs torch" in folded
     source = Path(image_tab.__file__).read_text()
     assert source.index('elem_id="fea-photo"') < source.index("reasoners_html(")
+
+
+def test_compare_the_same_photo_on_both_sides_reads_it_once(client):
+    """gradio_client uploads one file once; both arguments name it, and the first read must not delete it
+    from under the second."""
+    out = json.loads(
+        client.predict(handle_file(str(ASTRONAUT)), handle_file(str(ASTRONAUT)), api_name="/compare_faces")
+    )
+    assert out["a"] == out["b"] == "happiness"
+    assert out["changes"] == []
+    assert _cache_files() == []
+
+
+def test_every_event_that_takes_an_upload_gets_it_raw(app):
+    """Gradio's own preprocessing would decode an upload and leave its file behind; each handler reads and
+    deletes it instead, so each such event must pass preprocess=False."""
+    import gradio as gr
+
+    takes_upload = [
+        fn for fn in app[0].fns.values() if any(isinstance(b, gr.Image | gr.Video) for b in fn.inputs)
+    ]
+    assert len(takes_upload) >= 5  # the photo, Compare's two, the clip, compare_faces (and the API clip)
+    assert [fn.name for fn in takes_upload if fn.preprocess] == []

@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ASTRONAUT, NEUTRAL_FACE, NO_FACE, VIDEO, needs_shared
+from conftest import ASTRONAUT, DATA, NEUTRAL_FACE, NO_FACE, VIDEO, needs_shared
 
+from fea_agent.errors import InvalidInputError
 from fea_agent.interchange import openface, read_openface, read_pyfeat, to_openface, write_openface
 from fea_agent.perception.gaze import gaze_from_landmarks
 from fea_agent.video import to_dataframe
@@ -128,9 +129,103 @@ def test_fex_accessor_reads_ours_openface_and_pyfeat_alike(pipeline, astronaut_r
         ",".join(header) + "\n0,10,20,100,120,0.99,-3.1,1.2,4.5,0.2,0.9,0.01,0.95,0.04,a.jpg,0\n"
     )
     feat = read_pyfeat(pyfeat)
-    assert feat.fex.source == "pyfeat" and "Unnamed: 0" not in feat.columns
-    assert list(feat.fex.aus.columns) == ["AU01", "AU12"] and feat.fex.poses.loc[0, "yaw"] == 4.5
+    assert feat.fex.source == "pyfeat-1" and "Unnamed: 0" not in feat.columns
+    assert list(feat.fex.aus.columns) == ["AU01", "AU12"] and feat.fex.poses.loc[0, "yaw"] == -4.5
     assert list(feat.fex.emotions.columns) == ["neutral", "happiness", "anger"]
+
+
+#: Real files written by py-feat 2.x, py-feat 1.x and OpenFace 2.x (py-feat's repository, MIT: SOURCE.md there).
+INTERCHANGE = DATA / "interchange"
+
+
+@needs_shared
+@pytest.mark.parametrize("name", ["docs_data_news_sample_001.csv", "docs_data_news_sample_002.csv"])
+def test_pyfeat_2_files_read_with_emotions_pose_and_gaze_in_our_units(name):
+    raw = pd.read_csv(INTERCHANGE / name)
+    feat = read_pyfeat(INTERCHANGE / name)
+    assert feat.fex.source == "pyfeat-2" and feat.fex.au_scale == "probability 0-1"
+    emotions = feat.fex.emotions
+    assert list(emotions.columns) == [
+        "neutral",
+        "happiness",
+        "sadness",
+        "surprise",
+        "fear",
+        "disgust",
+        "anger",
+    ]
+    assert np.allclose(emotions["happiness"], raw["Happy"]) and np.allclose(emotions["anger"], raw["Anger"])
+    assert np.allclose(emotions.sum(axis=1), 1, atol=0.02)
+    poses = feat.fex.poses
+    # radians into degrees; yaw > 0 towards the subject's right in py-feat, the image's right in fea-agent
+    assert np.allclose(poses["yaw"], -np.degrees(raw["Yaw"])) and np.allclose(
+        poses["pitch"], np.degrees(raw["Pitch"])
+    )
+    assert np.allclose(poses["roll"], np.degrees(raw["Roll"]))
+    assert poses.abs().to_numpy().max() > 1.0, "still radians"
+    assert poses.abs().to_numpy().max() < 60  # a news presenter facing the camera
+    gazes = feat.fex.gazes
+    assert list(gazes.columns) == ["gaze_yaw", "gaze_pitch"]
+    assert np.allclose(gazes["gaze_yaw"], np.degrees(raw["gaze_yaw"]) + poses["yaw"])  # camera frame
+    assert np.allclose(gazes["gaze_pitch"], np.degrees(raw["gaze_pitch"]) + poses["pitch"])
+    assert feat.fex.aus.shape[1] == 20 and feat.fex.landmarks.shape[1] == 136
+
+
+@needs_shared
+@pytest.mark.parametrize("name", ["feat_tests_data_Feat_Test.csv", "feat_tests_data_001.csv"])
+def test_pyfeat_1_files_read_in_degrees_with_our_yaw_sign(name):
+    raw = pd.read_csv(INTERCHANGE / name)
+    feat = read_pyfeat(INTERCHANGE / name)
+    assert feat.fex.source == "pyfeat-1"
+    assert feat.fex.emotions["happiness"].gt(0.5).all()  # both files are smiling faces
+    assert np.allclose(feat.fex.poses["yaw"], -raw["Yaw"]) and np.allclose(
+        feat.fex.poses["pitch"], raw["Pitch"]
+    )
+    assert feat.fex.gazes.empty and list(feat.fex.aus.columns)[:2] == ["AU01", "AU02"]
+
+
+@needs_shared
+def test_openface_2_file_reads_its_gaze_from_the_eye_vectors():
+    theirs = read_openface(INTERCHANGE / "feat_tests_data_OpenFace_Test.csv")
+    assert theirs.fex.source == "openface" and theirs.fex.au_scale == "intensity 0-5"
+    assert "gaze_angle_x" not in theirs.columns  # this OpenFace build wrote only the per-eye vectors
+    v = {a: (theirs[f"gaze_0_{a}"] + theirs[f"gaze_1_{a}"]) / 2 for a in "xyz"}
+    gazes = theirs.fex.gazes
+    assert np.allclose(gazes["gaze_yaw"], np.degrees(np.arctan2(v["x"], -v["z"])))
+    assert np.allclose(gazes["gaze_pitch"], -np.degrees(np.arctan2(v["y"], -v["z"])))
+    assert gazes.abs().to_numpy().max() < 20
+    assert np.allclose(theirs.fex.poses["pitch"], -np.degrees(theirs["pose_Rx"]))
+    assert theirs.fex.aus.shape == (100, 17) and theirs.fex.emotions.empty
+
+
+@needs_shared
+def test_a_file_of_the_wrong_kind_is_refused_saying_what_it_is(tmp_path, pipeline):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"OpenFace_Test.csv: this is an OpenFace 2.x table, not a py-feat table; read it with fea_agent.interchange.read_openface",
+    ):
+        read_pyfeat(INTERCHANGE / "feat_tests_data_OpenFace_Test.csv")
+    with pytest.raises(
+        InvalidInputError,
+        match=r"this is a py-feat 2.x table, not an OpenFace 2.x table; read it with fea_agent.interchange.read_pyfeat",
+    ):
+        read_openface(INTERCHANGE / "docs_data_news_sample_001.csv")
+    with pytest.raises(InvalidInputError, match=r"this is a py-feat 0.x/1.x table, not an OpenFace"):
+        read_openface(INTERCHANGE / "feat_tests_data_Feat_Test.csv")
+    with pytest.raises(InvalidInputError, match=r"SOURCE.md: not a CSV table"):
+        read_pyfeat(INTERCHANGE / "SOURCE.md")
+    ours = tmp_path / "ours.csv"
+    to_dataframe([pipeline.analyze(ASTRONAUT)]).to_csv(ours, index=False)
+    with pytest.raises(InvalidInputError, match=r"this is fea-agent's own table, not a py-feat table"):
+        read_pyfeat(ours)
+    other = tmp_path / "other.csv"
+    other.write_text("name,score\nann,3\n")
+    with pytest.raises(
+        InvalidInputError, match=r"other.csv: not an OpenFace 2.x table: none of its columns \(name, score\)"
+    ):
+        read_openface(other)
+    with pytest.raises(InvalidInputError, match="no such file"):
+        read_pyfeat(tmp_path / "missing.csv")
 
 
 def test_to_dataframe_keeps_a_failed_input(pipeline):

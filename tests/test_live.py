@@ -3,6 +3,7 @@ last line's count; a clip made from a sample photo here, and the shared clip thr
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -162,3 +163,24 @@ def test_cli_keeps_up_with_the_shared_clip_and_keeps_one_face_id(tmp_path):
     # One woman through the whole clip: one face_id, as `fea-agent video` gives (tests/test_video.py).
     assert set(rows["face_id"].dropna().astype(int)) == {0}
     print(f"live on the shared clip: {proc.stdout.strip()}")
+
+
+def test_preview_without_a_display_is_refused_before_anything_opens(clip, tmp_path, monkeypatch, pipeline):
+    """OpenCV's Qt aborts the process (exit 134) on a machine without a display, after OUT was created with
+    only its header; the preview is refused first, and OUT never made."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out = tmp_path / "live.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "fea_agent", "live", "--source", str(clip), "--preview", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-500:])
+    assert "--preview needs a display" in proc.stderr and "$DISPLAY" in proc.stderr
+    assert not out.exists()
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(InvalidInputError, match="needs a display"):
+        LiveSession(str(clip), pipeline, preview=True)

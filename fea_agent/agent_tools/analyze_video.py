@@ -19,7 +19,7 @@ DESCRIPTION = (
 class AnalyzeVideoInput(ToolInput):
     video: str = Field(
         description="Path of a video file on the server (MP4, AVI, MOV, ...), under a directory the "
-        "server's operator allowed. Videos are not accepted inline."
+        "server's operator allowed; a relative path is looked for as for images. Videos are not accepted inline."
     )
     stride: int = Field(5, ge=1, le=1000, description="Analyse every stride-th frame (1 = every frame).")
     tracking: bool = Field(True, description="Follow each face across frames and give it a stable face_id.")

@@ -5,7 +5,9 @@ A tool argument is text, so an image reaches a tool as one of:
 - base64 of the file's bytes (standard or URL-safe alphabet, padding optional, whitespace ignored);
 - a data URI, ``data:image/png;base64,...``;
 - a file path, accepted only under directories the operator allowed (:class:`ImagePolicy`); symlinks and
-  ``..`` are resolved first, so a path cannot escape its directory.
+  ``..`` are resolved first, so a path cannot escape its directory. A relative path is looked for in the
+  current folder when that is inside an allowed directory, then in each allowed directory in turn; when it is
+  in none, the refusal names the folders searched.
 
 Anything else is refused with an :class:`~fea_agent.errors.InvalidInputError` that names the problem
 (not base64, empty, too large, outside the allowed directories, ...). Decoding the bytes into pixels is
@@ -64,26 +66,60 @@ class ImagePolicy:
     def check_path(self, text: str) -> Path:
         """The resolved path if it lies under an allowed directory; InvalidInputError otherwise.
 
-        The policy is checked before the file system is asked anything, so a refused path reveals nothing
-        about what exists outside the allowed directories.
+        A relative path is looked for in :meth:`search_dirs` in order, and the first place that holds it wins;
+        a relative path found in none of them is refused naming them all. The policy is checked before the
+        file system is asked whether a file exists, so a refused path reveals nothing about what exists
+        outside the allowed directories.
         """
         if not self._resolved:
             raise InvalidInputError(
                 f"{text!r} looks like a file path, but this server accepts no file paths; {_HOW}"
             )
         path = expand_path(text)
-        if not path.is_absolute():
-            path = self._resolved[0] / path  # relative paths are relative to the first allowed directory
+        if path.is_absolute():
+            return self._allowed(text, _resolved(text, path))
+        searched = self.search_dirs()
+        candidates = [_resolved(text, base / path) for base in searched]
+        inside = [p for p in candidates if self._is_allowed(p)]
+        if not inside:
+            return self._allowed(text, candidates[0])  # every candidate escapes (``../``): that refusal
+        found = next((p for p in inside if p.exists()), None)
+        if found is not None:
+            return found
+        folders = ", ".join(str(d) for d in searched)
+        raise InvalidInputError(
+            f"{text}: no such file in {folders} (a relative path is looked for in the current folder when it "
+            f"is inside an allowed directory, then in each allowed directory); give the full path or {_HOW}"
+        )
+
+    def search_dirs(self) -> list[Path]:
+        """Where a relative path is looked for: the current folder if it is inside an allowed directory, then
+        the allowed directories in the order given."""
         try:
-            resolved = path.resolve()
-        except (OSError, RuntimeError) as exc:  # too long, a symlink loop (RuntimeError before Python 3.13)
-            raise InvalidInputError(f"{text}: not a usable path ({exc})") from None
-        if not any(resolved.is_relative_to(d) for d in self._resolved):
-            allowed = ", ".join(str(d) for d in self._resolved)
-            raise InvalidInputError(
-                f"{text}: path is outside the allowed directories ({allowed}); move the file there or {_HOW}"
-            )
-        return resolved
+            here = Path.cwd().resolve()
+        except OSError:  # the current folder was removed
+            return list(self._resolved)
+        if self._is_allowed(here):
+            return [here, *(d for d in self._resolved if d != here)]
+        return list(self._resolved)
+
+    def _is_allowed(self, resolved: Path) -> bool:
+        return any(resolved.is_relative_to(d) for d in self._resolved)
+
+    def _allowed(self, text: str, resolved: Path) -> Path:
+        if self._is_allowed(resolved):
+            return resolved
+        allowed = ", ".join(str(d) for d in self._resolved)
+        raise InvalidInputError(
+            f"{text}: path is outside the allowed directories ({allowed}); move the file there or {_HOW}"
+        )
+
+
+def _resolved(text: str, path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # too long, a symlink loop (RuntimeError before Python 3.13)
+        raise InvalidInputError(f"{text}: not a usable path ({exc})") from None
 
 
 @dataclass(frozen=True)

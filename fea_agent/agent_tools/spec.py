@@ -30,7 +30,8 @@ PERCEPTION, REASONING = "perception", "reasoning"
 IMAGE_DESCRIPTION = (
     "The photo to analyse: base64 of the image file's bytes (JPEG, PNG, WebP, ...), or a data URI "
     "('data:image/jpeg;base64,...'), or a file path on the server, accepted only under directories the "
-    "server's operator allowed."
+    "server's operator allowed. Pass a path as the user gave it: a relative one is looked for in the "
+    "server's current folder (when that is allowed), then in each allowed directory."
 )
 
 ProgressCallback = Callable[[int, "int | None"], None]

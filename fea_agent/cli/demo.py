@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fea_agent.demo import build_app, launch
+    from fea_agent.demo.app import MCP_PATH, build_app, launch
     from fea_agent.errors import FEAError
     from fea_agent.pipeline import FEAPipeline
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"fea-agent demo: models loaded in {pipeline.load_ms / 1000:.1f} s", file=sys.stderr)
     if args.mcp:
-        print(f"fea-agent demo: MCP tools at http://{args.host}:{args.port}/gradio_api/mcp/", file=sys.stderr)
+        print(f"fea-agent demo: MCP tools at http://{args.host}:{args.port}{MCP_PATH}", file=sys.stderr)
     launch(
         build_app(pipeline),
         port=args.port,

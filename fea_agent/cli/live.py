@@ -43,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N analysed frames")
     p.add_argument(
-        "--preview", action="store_true", help="show the annotated frames in a window (needs a display)"
+        "--preview",
+        action="store_true",
+        help="show the annotated frames in a window (needs a display; refused at once without one)",
     )
     p.add_argument("--quiet", action="store_true", help="no per-frame lines, only the last one")
     add_pipeline_arguments(p)
@@ -55,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from fea_agent.interchange import openface
     from fea_agent.pipeline import FEAPipeline
     from fea_agent.video.dataframe import frame_rows
-    from fea_agent.video.live import LiveSession, frame_line
+    from fea_agent.video.live import LiveSession, frame_line, preview_unavailable
 
+    if args.preview and (reason := preview_unavailable()) is not None:  # before the models and OUT
+        print(f"fea-agent live: {reason}", file=sys.stderr)
+        return 2
     columns, rows_of = BATCH_COLUMNS, frame_rows
     if args.format == "openface":
         columns, rows_of = openface.COLUMNS, openface.openface_rows

@@ -6,8 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fea_agent.errors import ModelFileError
+
+if TYPE_CHECKING:
+    from fea_agent.backends.registry import BackendStatus
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,10 +98,22 @@ def list_models() -> None:
         flag = " (NON-COMMERCIAL)" if s.non_commercial and "non-commercial" not in s.licence else ""
         print(f"{'':30} licence: {s.licence}{flag}; {s.pin}")
     print()
-    print("backends (stage, name, device here, availability):")
+    print("backends (stage, name, device here, state):")
     for b in describe_all():
-        state = "available" if b.available else f"not available: {b.reason}"
         extra = f" [extra: {b.extra}]" if b.extra else ""
         files = f" files: {', '.join(b.models)};" if b.models else ""
         default = " (default)" if b.default else ""
-        print(f"  {b.stage:13} {b.name + default:22} {b.device:5}{files}{extra} {state}")
+        print(f"  {b.stage:13} {b.name + default:22} {b.device:5}{files}{extra} {backend_state(b)}")
+
+
+def backend_state(b: BackendStatus) -> str:
+    """'ready' only when the backend's code is installed and its files are here; otherwise what is missing."""
+    from fea_agent.models import registry
+
+    if not b.available:
+        return f"not available: {b.reason}"
+    missing = [m for m in b.models if not any(p.is_file() for p in registry.candidates(m))]
+    if not missing:
+        return "ready"
+    later = "downloaded on first use, or" if registry.can_download() else "get them with"
+    return f"installed, but its files are not here ({later} `fea-agent models fetch {' '.join(missing)}`)"

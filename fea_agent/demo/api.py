@@ -3,8 +3,9 @@
 The tools are the catalogue's (:data:`fea_agent.agent_tools.TOOL_SPECS`), the same names, arguments and JSON
 outputs as ``fea-agent serve mcp``: each endpoint validates its arguments with the tool's input model, runs the
 tool on the demo's pipeline and answers with the tool's output as JSON text. Images come as base64 or data
-URIs (no file paths: the demo allows no folder), so nothing a client sends is written to disk. The one
-demo-only helper, ``compare_faces``, has a name no tool uses.
+URIs (no file paths: the demo allows no folder), so nothing a client sends is written to disk. Tools that
+read a file by path (``analyze_video``) are left out, since they could only fail here. The one demo-only
+helper, ``compare_faces``, has a name no tool uses.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from pydantic.fields import FieldInfo
 
 from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext, ToolSpec
 from fea_agent.demo.analysis import analyze, decode, user_errors
-from fea_agent.demo.uploads import Upload, ephemeral_image
+from fea_agent.demo.uploads import read_uploads, upload_ref
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
+
+#: Catalogue tools the demo does not serve: each reads a file by path, and the demo allows no folder (its Video
+#: tab and the ``/analyze_video_clip`` endpoint take an upload instead).
+NOT_SERVED = frozenset({"analyze_video"})
 
 
 def _component(field: FieldInfo, label: str) -> gr.components.Component:
@@ -77,7 +82,7 @@ def build(pipeline: FEAPipeline) -> None:
     """Add the hidden API components and their public endpoints to the current ``gr.Blocks``."""
     ctx = ToolContext(pipeline, ImagePolicy())
 
-    def compare_faces(image_a: Upload | None, image_b: Upload | None) -> str:
+    def compare_faces(image_a: Any, image_b: Any) -> str:
         """Compare the largest face in two photos: which action units got stronger or weaker from A to B.
 
         Use this to explain how an expression changed, e.g. between a neutral and a smiling photo of a person.
@@ -89,10 +94,12 @@ def build(pipeline: FEAPipeline) -> None:
             JSON {"a": label of A, "b": label of B, "changes": [{"action unit", "change", "direction", "A", "B"}]},
             intensities on the 0-5 scale, changes of at least 0.5, biggest first.
         """
+        ref_a, ref_b = upload_ref(image_a), upload_ref(image_b)
+        if ref_a is None or ref_b is None:
+            raise gr.Error("pass two photos, image_a and image_b")
         faces = []
-        for upload in (image_a, image_b):
-            if upload is None:
-                raise gr.Error("pass two photos, image_a and image_b")
+        for upload in read_uploads(ref_a, ref_b):  # one photo passed twice is read once
+            assert upload is not None
             with user_errors(upload.name):
                 result = analyze(pipeline, decode(upload.data, upload.name, pipeline), None)
             if not result.faces:
@@ -105,10 +112,14 @@ def build(pipeline: FEAPipeline) -> None:
     with gr.Column(visible=False):
         out = gr.Textbox(label="result")
         for spec in TOOL_SPECS.values():
+            if spec.name in NOT_SERVED:
+                continue
             fn, names = _endpoint(spec, ctx)
             fields = spec.input_model.model_fields
             inputs = [_component(fields[name], name) for name in names]
             gr.Button(visible=False).click(fn, inputs, out, api_name=spec.name)
-        image_a = ephemeral_image(label="image_a")
-        image_b = ephemeral_image(label="image_b")
-        gr.Button(visible=False).click(compare_faces, [image_a, image_b], out, api_name="compare_faces")
+        image_a = gr.Image(label="image_a")
+        image_b = gr.Image(label="image_b")
+        gr.Button(visible=False).click(
+            compare_faces, [image_a, image_b], out, api_name="compare_faces", preprocess=False
+        )

@@ -17,6 +17,10 @@ from fea_agent.pipeline import FEAPipeline
 
 log = logging.getLogger(__name__)
 
+#: Where ``launch(mcp=True)`` serves the MCP tools (streamable HTTP). Without the trailing slash that Gradio's own
+#: banner prints: MCP Inspector 0.15's CLI gets a 404 there, while every client follows the redirect from here.
+MCP_PATH = "/gradio_api/mcp"
+
 #: Swept every minute: anything Gradio cached (a generated CSV) older than five minutes is deleted.
 DELETE_CACHE = (60, 300)
 
@@ -24,7 +28,8 @@ INTRO = """
 # fea-agent: facial emotion analysis
 Upload a face. The models find it, measure its **action units** (the visible muscle movements coded by FACS),
 classify its expression, and explain the emotion in terms of those movements.
-Nothing you upload is stored: each file is deleted as soon as it has been read.
+Nothing you upload is kept: a photo's file is deleted as soon as it is read, and what the page remembers of it
+goes when you close the tab; a video is deleted when you replace it or close the tab.
 """
 
 
@@ -56,7 +61,20 @@ def build_app(
             with gr.Tab("About the AUs", id="about"):
                 about_tab.build()
         api.build(pipeline)
+
+        def forget(request: gr.Request) -> None:
+            _forget_session(app, request)
+
+        app.unload(forget)
     return app
+
+
+def _forget_session(app: gr.Blocks, request: gr.Request) -> None:
+    """Drop what a closed tab's session kept in memory (its photos, its held clip) now: Gradio itself keeps a
+    closed session's state for an hour, in case the visitor comes back."""
+    holder = getattr(app, "state_holder", None)
+    if holder is not None and request.session_hash:
+        holder.delete_state(request.session_hash)
 
 
 def _video_tab(pipeline: FEAPipeline, *, enabled: bool) -> None:
@@ -80,7 +98,7 @@ def launch(
     mcp: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """Serve the app; ``mcp=True`` also serves the API endpoints as MCP tools at ``/gradio_api/mcp/``."""
+    """Serve the app; ``mcp=True`` also serves the API endpoints as MCP tools at :data:`MCP_PATH`."""
     private_cache_dir()  # again: the MCP server's module may have been imported since build_app()
     remove_cache_on_exit()
     return app.queue(default_concurrency_limit=1).launch(

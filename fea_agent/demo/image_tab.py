@@ -1,7 +1,8 @@
 """The Image tab: a photo in (upload, webcam, clipboard), the face explained out.
 
-The analysed image and its result stay in the session's memory (``gr.State``) so that switching faces or
-toggling landmarks re-draws without the upload, which is deleted as soon as it is read.
+The upload is read into memory and its file deleted at once; the input is then cleared, so no later event
+names the deleted file. The analysed image and its result stay in the session's memory (``gr.State``), so that
+switching faces, toggling landmarks or changing the reasoner re-draws without the upload.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 
 from fea_agent.demo import views
 from fea_agent.demo.analysis import Reasoners, analyze, decode, user_errors
-from fea_agent.demo.uploads import Upload, ephemeral_image
+from fea_agent.demo.uploads import read_uploads, upload_ref
+from fea_agent.perception.quality import MIN_FACE_PX
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
 from fea_agent.results import ImageResult
@@ -79,7 +81,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
     default = next(iter(reasoners.available), None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            image = ephemeral_image(
+            image = gr.Image(
                 label="Photo",
                 sources=["upload", "webcam", "clipboard"],
                 height=300,
@@ -109,6 +111,8 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 x_label_angle=-40,
                 title="Action unit intensity (0-5)",
                 label="Action units",
+                show_label=False,  # its header would push the chart's legend out of the box
+                elem_classes="fea-chart",
                 height=420,
                 elem_id="fea-au-chart",
             )
@@ -122,6 +126,8 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                     x_label_angle=-30,
                     title="Expression",
                     label="Expression distribution",
+                    show_label=False,
+                    elem_classes="fea-chart",
                     height=300,
                     elem_id="fea-expression-chart",
                     scale=3,
@@ -133,20 +139,28 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 raw = gr.JSON(label="ImageResult")
     view_outputs = [photo, headline, au_plot, expr_plot, reasoning, pose, raw]
 
-    def on_image(upload: Upload | None, reasoner_name: str | None, show_landmarks: bool) -> tuple[Any, ...]:
-        if upload is None:
-            return (None, gr.update(choices=[], value=None), *render(None, None, show_landmarks))
-        with user_errors(upload.name):
-            loaded = decode(upload.data, upload.name, pipeline)
-            result = analyze(pipeline, loaded, reasoners.available.get(reasoner_name or ""))
+    def on_image(payload: Any, reasoner_name: str | None, show_landmarks: bool) -> tuple[Any, ...]:
+        ref = upload_ref(payload)
+        if ref is None:  # the visitor cleared the input: what was analysed stays on the page
+            return (gr.skip(),) * (3 + len(view_outputs))
+        try:
+            (upload,) = read_uploads(ref)
+            assert upload is not None
+            with user_errors(upload.name):
+                loaded = decode(upload.data, upload.name, pipeline)
+                result = analyze(pipeline, loaded, reasoners.available.get(reasoner_name or ""))
+        except gr.Error as exc:  # a message on the page, and the input ready for another file
+            gr.Warning(exc.message, title=exc.title or "Cannot analyse the photo")
+            return (None, None, gr.update(choices=[], value=None), *_empty_views(exc.message))
         if not result.faces:
             gr.Warning(
-                f"No face found in {upload.name}. Try a photo where a face is visible and at least 40 px wide."
+                f"No face found in {upload.name}. Try a photo where a face is visible and at least "
+                f"{MIN_FACE_PX:.0f} px wide."
             )
         current = Analysed(loaded.rgb, result)
         choices = views.face_choices(result)
         dropdown = gr.update(choices=choices, value=0 if choices else None)
-        return (current, dropdown, *render(current, 0, show_landmarks))
+        return (None, current, dropdown, *render(current, 0, show_landmarks))
 
     def on_reasoner(
         current: Analysed | None, reasoner_name: str, index: int | None, show: bool
@@ -166,12 +180,13 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
             *render(current, index, show),
         )
 
-    image.change(
+    image.input(
         on_image,
         [image, reasoner, landmarks],
-        [state, face, *view_outputs],
+        [image, state, face, *view_outputs],
         api_visibility="private",
         show_progress="minimal",
+        preprocess=False,  # the upload raw: read once here, never decoded into a file by Gradio
     )
     reasoner.input(
         on_reasoner,

@@ -1,6 +1,10 @@
 """The Video tab: a clip in; a progress bar while frames are analysed; AUs and expression over time, a
 per-face summary and the table as CSV out. Built on :meth:`FEAPipeline.analyze_video` and
-:mod:`fea_agent.video` (``summarize``, ``to_dataframe``)."""
+:mod:`fea_agent.video` (``summarize``, ``to_dataframe``).
+
+The page's clip is held for its session (:class:`~fea_agent.demo.uploads.HeldFiles`), so *Analyse video* can
+run again with another stride; it is deleted when replaced or cleared, when the tab closes, after 30 minutes
+idle, or when the app stops. The ``/analyze_video_clip`` API endpoint deletes its clip once analysed."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pandas as pd
 
 from fea_agent.demo import views
 from fea_agent.demo.analysis import user_errors
-from fea_agent.demo.uploads import discard, ephemeral_video, private_cache_dir
+from fea_agent.demo.uploads import Held, HeldFiles, discard, private_cache_dir, upload_ref
 from fea_agent.facs.catalogue import AU_CATALOGUE
 from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
@@ -24,6 +28,8 @@ from fea_agent.video import summarize, to_dataframe
 
 #: The AU plot shows this many AUs: those that move most, so the lines stay readable.
 TOP_AUS = 6
+#: A held clip and the per-frame table are dropped after this long without use (and when the tab closes).
+IDLE_S = 1800
 #: Gradio spots a progress tracker by its default value; one module-level instance serves every call.
 _PROGRESS = gr.Progress()
 
@@ -68,21 +74,20 @@ def time_plots(table: pd.DataFrame, face_id: int | None) -> tuple[pd.DataFrame |
     if aus.empty:
         return None, None
     strongest = aus.groupby("AU")["intensity"].max().sort_values(ascending=False).head(TOP_AUS).index
-    aus = aus[aus["AU"].isin(strongest)].copy()
-    aus["AU"] = aus["AU"].map(plots.au_label)
-    return aus, exprs
+    # Codes only: six FACS names do not fit in one legend row; the summary beside says what each AU does.
+    return aus[aus["AU"].isin(strongest)].copy(), exprs
 
 
 def build(pipeline: FEAPipeline) -> None:
     """Lay out the Video tab inside the current ``gr.Blocks`` and wire its events."""
-    table_state = gr.State(None, time_to_live=1800)
+    table_state = gr.State(None, time_to_live=IDLE_S)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            video = ephemeral_video(
-                label="Video clip", sources=["upload"], height=280, elem_id="fea-video-input"
-            )
+            video = gr.Video(label="Video clip", sources=["upload"], height=280, elem_id="fea-video-input")
             with gr.Row():
-                stride = gr.Slider(1, 10, value=1, step=1, label="Analyse every n-th frame")
+                stride = gr.Slider(
+                    1, 10, value=1, step=1, label="Analyse every n-th frame", elem_id="fea-video-stride"
+                )
                 smooth = gr.Checkbox(value=True, label="Smooth over time")
             run = gr.Button("Analyse video", variant="primary", elem_id="fea-video-run")
             summary = gr.HTML(elem_id="fea-video-summary")
@@ -98,6 +103,8 @@ def build(pipeline: FEAPipeline) -> None:
                 title="Action unit intensity over time (0-5)",
                 x_title="time (s)",
                 label="AUs over time",
+                show_label=False,  # its header would push the chart's legend out of the box
+                elem_classes="fea-chart",
                 height=430,
                 elem_id="fea-video-aus",
             )
@@ -111,53 +118,95 @@ def build(pipeline: FEAPipeline) -> None:
                 title="Expression probability over time",
                 x_title="time (s)",
                 label="Expressions over time",
+                show_label=False,
+                elem_classes="fea-chart",
                 height=400,
                 elem_id="fea-video-expressions",
             )
 
-    def on_run(
-        path: str | None, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
-    ) -> tuple[Any, ...]:
-        if not path:
-            raise gr.Error("Upload a video clip first.")
-        name = Path(path).name
+    held_files = HeldFiles(video)
+    clip_state = gr.State(None, time_to_live=IDLE_S, delete_callback=held_files.release)
+
+    def analyse(path: str, name: str, every: int, smoothing: bool, progress: gr.Progress) -> tuple[Any, ...]:
         started = time.perf_counter()
 
         def report(done: int, total: int | None) -> None:
             progress((done, total) if total else None, desc=f"Analysing frames ({done} done)")
 
-        try:
-            with user_errors(name):
-                results = list(
-                    pipeline.analyze_video(path, stride=int(every), progress=report, smooth=smoothing)
-                )
-        finally:
-            discard(path)  # the frames are analysed: the clip itself is not kept
+        with user_errors(name):
+            results = list(pipeline.analyze_video(path, stride=int(every), progress=report, smooth=smoothing))
         seconds = time.perf_counter() - started
         summary_ = summarize(results)
         table = to_dataframe(results)
         ids = [f.face_id for f in summary_.faces]
         first = ids[0] if ids else None
         aus, exprs = time_plots(table, first)
-        csv_path = _write_csv(table)
         return (
             table,
             summary_html(summary_, seconds),
             gr.update(choices=[(f"Face {i}", i) for i in ids], value=first),
             aus,
             exprs,
-            gr.update(value=csv_path, visible=True),
+            gr.update(value=_write_csv(table), visible=True),
         )
+
+    def on_upload(payload: Any, previous: Held | None) -> Held | None:
+        ref = upload_ref(payload)
+        held = held_files.hold(ref) if ref is not None else None
+        held_files.release(previous)  # after the new hold: the same clip again is one file, kept
+        return held
+
+    def on_clear(previous: Held | None) -> None:
+        held_files.release(previous)
+
+    def on_run(
+        clip: Held | None, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
+    ) -> tuple[Any, ...]:
+        if clip is None:
+            raise gr.Error("Upload a video clip first.")
+        if not Path(clip.path).is_file():  # only if something outside the app removed it
+            held_files.release(clip)
+            raise gr.Error(f"the clip {clip.name!r} is no longer here; please upload it again")
+        return (clip, *analyse(clip.path, clip.name, every, smoothing, progress))
+
+    def on_api_run(
+        payload: Any, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
+    ) -> tuple[Any, ...]:
+        ref = upload_ref(payload)
+        if ref is None:
+            raise gr.Error("pass a video clip")
+        try:
+            return analyse(ref.path, ref.name, every, smoothing, progress)[1:]
+        finally:
+            if not held_files.is_held(ref.path):  # the same clip on a visitor's page stays theirs
+                discard(ref.path)
 
     def on_face(table: pd.DataFrame | None, face_id: int | None) -> tuple[Any, ...]:
         return time_plots(table, face_id)
 
+    # Events that take the upload get it raw (preprocess=False): Gradio would convert the clip into a new file.
+    video.upload(
+        on_upload,
+        [video, clip_state],
+        clip_state,
+        api_visibility="private",
+        show_progress="hidden",
+        preprocess=False,
+    )
+    video.clear(on_clear, clip_state, clip_state, api_visibility="private", show_progress="hidden")
     run.click(
         on_run,
+        [clip_state, stride, smooth],
+        [clip_state, table_state, summary, face, au_plot, expr_plot, csv],
+        api_visibility="private",
+    )
+    gr.Button(visible=False).click(
+        on_api_run,
         [video, stride, smooth],
-        [table_state, summary, face, au_plot, expr_plot, csv],
+        [summary, face, au_plot, expr_plot, csv],
         api_name="analyze_video_clip",
         api_visibility="undocumented",
+        preprocess=False,
     )
     face.input(on_face, [table_state, face], [au_plot, expr_plot], api_visibility="private")
 

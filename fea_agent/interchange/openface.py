@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fea_agent.facs.catalogue import REPORTED_AUS
+from fea_agent.interchange.tables import read_table
 from fea_agent.perception.gaze import gaze_from_landmarks
 from fea_agent.results import Face, ImageResult
 
@@ -174,13 +175,11 @@ def write_openface(results: Iterable[ImageResult], path: str | os.PathLike[str])
 
 
 def read_openface(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """An OpenFace CSV (OpenFace's own, or ``--format openface``) as a DataFrame with clean column names.
+    """An OpenFace 2.x CSV (OpenFace's own, or ``--format openface``) as a DataFrame with clean column names.
 
-    OpenFace writes ``", "`` between fields; the spaces are dropped. Use ``frame.fex.aus`` and the other
-    accessors of :mod:`fea_agent.interchange.table` to compare it with fea-agent's or py-feat's output.
+    OpenFace writes ``", "`` between fields; the spaces are dropped. A file of another kind (py-feat's,
+    fea-agent's own table, not a table) is an :class:`~fea_agent.errors.InvalidInputError` that says what it is.
+    ``frame.fex.aus`` and the other accessors (:mod:`fea_agent.interchange.fex`) compare it with fea-agent's or
+    py-feat's output.
     """
-    import pandas as pd
-
-    frame = pd.read_csv(path, skipinitialspace=True)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    return read_table(path, kinds=("openface",), what="an OpenFace 2.x table")

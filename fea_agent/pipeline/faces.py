@@ -21,6 +21,7 @@ def build_face(
     look: AppearanceOutput | None,
     *,
     landmarks_expected: bool,
+    image_size: tuple[int, int] | None = None,
 ) -> Face:
     """One face from what each stage measured on it (None: the stage is off or found nothing).
 
@@ -57,6 +58,8 @@ def build_face(
             presence=mesh.presence if mesh is not None else 0.0,
             pose=pose,
             landmarks_expected=landmarks_expected,
+            keypoints=detection.keypoints.tolist(),
+            image_size=image_size,
         ),
         reasoning=None,
     )

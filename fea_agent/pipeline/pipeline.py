@@ -410,6 +410,7 @@ class FEAPipeline:
                 au_outputs[i] if au_outputs is not None else None,
                 looks[i],
                 landmarks_expected=landmarks_expected,
+                image_size=(rgb.shape[1], rgb.shape[0]),
             )
             for i, (det, mesh) in enumerate(zip(detections, meshes, strict=True))
         ]

@@ -20,7 +20,9 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -207,6 +209,24 @@ class LiveFrames:
                 self._ready.notify_all()
 
 
+def preview_unavailable() -> str | None:
+    """Why a preview window cannot open here, or None. Checked before anything is opened: OpenCV's Qt aborts
+    the whole process (SIGABRT, exit 134) when it finds no display, after the output file was created."""
+    gui = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), flags=re.M)
+    if gui is not None and gui.group(1).upper() == "NONE":
+        return (
+            "--preview needs a window, and this OpenCV has no GUI (a headless build); run without --preview"
+        )
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return (
+            "--preview needs a display, and there is none ($DISPLAY and $WAYLAND_DISPLAY are unset); "
+            "run without --preview, or from a desktop session or with X forwarding (ssh -X)"
+        )
+    return None
+
+
 class LiveSession:
     """One live source analysed by one pipeline in VIDEO mode (faces tracked, each with its ``face_id``);
     :meth:`run` blocks until the source ends or :meth:`stop`.
@@ -215,13 +235,16 @@ class LiveSession:
         source: camera index, stream URL or video file (a string, as on the command line, or an int).
         pipeline: a :class:`~fea_agent.pipeline.FEAPipeline`; its :meth:`~fea_agent.pipeline.FEAPipeline.run_video`
             analyses the frames.
-        preview: show the annotated frames in a window (needs a display; off by default, so it runs headless).
+        preview: show the annotated frames in a window (needs a display: without one, :class:`InvalidInputError`
+            from :func:`preview_unavailable` before anything is opened; off by default, so it runs headless).
         max_frames: stop after this many analysed frames.
     """
 
     def __init__(
         self, source: int | str, pipeline: Any, *, preview: bool = False, max_frames: int | None = None
     ) -> None:
+        if preview and (reason := preview_unavailable()) is not None:
+            raise InvalidInputError(reason)
         self.source = parse_source(source) if isinstance(source, str) else source
         self.pipeline = pipeline
         self.preview = preview
