@@ -17,6 +17,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 
 from fea_agent.agent import SYSTEM_PROMPT, create_fea_agent
+from fea_agent.agent.tool_images import PICTURES_NOTE
 from fea_agent.agent_tools import TOOL_SPECS
 from fea_agent.integrations.langchain import FEAToolkit
 
@@ -56,8 +57,11 @@ def _text(message: ToolMessage) -> str:
 
 
 def answer_from_tools(messages: list[BaseMessage]) -> AIMessage:
-    """The final answer: what the tools of the last turn returned, quoted."""
+    """The final answer: what the tools of the last turn returned, quoted (the pictures they returned come
+    after them in a user message, which ToolImagesMiddleware adds)."""
     results = []
+    if isinstance(messages[-1], HumanMessage) and messages[-1].content[0].get("text") == PICTURES_NOTE:
+        messages = messages[:-1]
     for m in reversed(messages):
         if not isinstance(m, ToolMessage):
             break
@@ -134,10 +138,10 @@ def test_follow_up_compares_two_photos_au_by_au(toolkit_tools):
 def test_model_by_name_needs_its_provider_package():
     from fea_agent.errors import BackendUnavailableError
 
-    if importlib.util.find_spec("langchain_openai") is not None:
-        pytest.skip("langchain-openai is installed here")
+    # langchain-openai is a test dependency; LangChain's Mistral provider package is not installed anywhere.
+    assert importlib.util.find_spec("langchain_mistralai") is None
     with pytest.raises(BackendUnavailableError, match="provider package"):
-        create_fea_agent("openai:gpt-4o-mini", [])
+        create_fea_agent("mistralai:mistral-small-latest", [])
 
 
 # -- the same, with the tools loaded from a real stdio MCP server ------------------------------------------
@@ -163,5 +167,8 @@ async def test_agent_with_tools_from_the_stdio_mcp_server():
         out = await agent.ainvoke({"messages": [HumanMessage(f"How does the person in {ASTRONAUT} feel?")]})
     tool_message = next(m for m in out["messages"] if isinstance(m, ToolMessage))
     assert tool_message.name == "analyze_face" and tool_message.status == "success"
+    # The server's annotated picture reached the model as a user message after the tool result.
+    shown = model.seen[-1]
+    assert isinstance(shown[-1], HumanMessage) and shown[-1].content[1]["type"] == "image"
     answer = _final(out)
     assert "happiness" in answer.lower() and "AU12" in answer

@@ -255,7 +255,7 @@ class ResultWriter:
         else:
             data = b"".join(_json_line({k: _clean(row.get(k)) for k in self.columns}) for row in rows)
         self._append(data)
-        self._done.update(source_key(str(row["source"])) for row in rows)
+        self._done.update(source_key(str(row["source"])) for row in rows if "source" in row)
 
     def _append(self, data: bytes) -> None:
         start = self._end
@@ -432,7 +432,8 @@ def _csv_records(
             f"{', '.join(header[:3])}); write to a new file, or use the --format it was written with"
         )
     yield 0, position, None
-    source_at = columns.index("source")
+    # Tables without a source column (a video's OpenFace export) are one source: the file itself.
+    source_at = columns.index("source") if "source" in columns else None
     while True:
         start = position
         try:
@@ -443,4 +444,4 @@ def _csv_records(
             return
         if len(fields) != len(columns):
             return
-        yield start, position, fields[source_at]
+        yield start, position, fields[source_at] if source_at is not None else str(path)
