@@ -46,7 +46,7 @@ def test_models_take_a_model_dir_and_show_a_relative_one_resolved(tmp_path):
     assert ok.returncode == 0 and {"yunet", "face_landmarker", "fer", "expression"} <= verified, ok.stderr
     env = {**os.environ, "FEA_AGENT_MODEL_DIR": "models-here", "FEA_AGENT_CACHE": str(tmp_path)}
     bad = subprocess.run(
-        [sys.executable, "-m", "fea_agent", "models", "verify", "yunet"],
+        [sys.executable, "-m", "fea_agent", "models", "verify", "retinaface"],  # optional: never shipped
         capture_output=True,
         text=True,
         timeout=60,
@@ -54,5 +54,5 @@ def test_models_take_a_model_dir_and_show_a_relative_one_resolved(tmp_path):
         env=env,
     )
     assert bad.returncode == 1
-    assert str(tmp_path / "models-here" / "face_detection_yunet_2023mar.onnx") in bad.stderr
+    assert str(tmp_path / "models-here" / "openface3" / "mobilenet0.25_Final.pth") in bad.stderr
     assert "is relative" in bad.stderr

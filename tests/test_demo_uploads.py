@@ -47,12 +47,10 @@ def test_a_killed_runs_folder_is_removed_and_only_that(tmp_path):
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=10)
         assert (left / "clip.mp4").exists(), "a SIGKILL runs no clean-up"
-        unlocked_old = tmp_path / "fea-agent-demo-oldversion"  # made by a version without the lock
-        unlocked_old.mkdir()
-        old = time.time() - 120
-        os.utime(unlocked_old, (old, old))
-        unlocked_young = tmp_path / "fea-agent-demo-starting"  # an app that has not locked it yet
-        unlocked_young.mkdir()
+        unlocked = tmp_path / "fea-agent-demo-starting"  # an app that has not locked it yet, or an old one
+        unlocked.mkdir()
+        old = time.time() - 3600
+        os.utime(unlocked, (old, old))
         other_name = tmp_path / "not-fea-agent-demo-x"
         other_name.mkdir()
         target = tmp_path / "elsewhere"
@@ -60,18 +58,18 @@ def test_a_killed_runs_folder_is_removed_and_only_that(tmp_path):
         (target / "keep").write_text("x")
         link = tmp_path / "fea-agent-demo-link"
         link.symlink_to(target)
-        foreign = tmp_path / "fea-agent-demo-someone-else"
+        foreign = tmp_path / "fea-agent-demo-someone-else"  # abandoned, but another user's
         foreign.mkdir()
-        os.utime(foreign, (old, old))
+        (foreign / ".lock").write_text("")
         if os.getuid() == 0:
             os.chown(foreign, 65534, 65534)
 
         removed = remove_stale_caches(tmp_path)
 
-        assert sorted(removed) == sorted([left, unlocked_old] + ([] if os.getuid() == 0 else [foreign]))
-        assert not left.exists() and not unlocked_old.exists()
+        assert sorted(removed) == sorted([left] + ([] if os.getuid() == 0 else [foreign]))
+        assert not left.exists()
         assert (kept / "clip.mp4").exists(), "a running app's folder is left alone"
-        assert unlocked_young.exists() and other_name.exists() and (target / "keep").exists()
+        assert unlocked.exists() and other_name.exists() and (target / "keep").exists()
         assert link.is_symlink()
         if os.getuid() == 0:
             assert foreign.exists(), "another user's folder is left alone"

@@ -28,7 +28,6 @@ import stat
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +40,6 @@ from gradio.data_classes import FileData
 CACHE_PREFIX = "fea-agent-demo-"
 #: Held by a running app for as long as it lives (the kernel drops the lock when the process dies, SIGKILL too).
 LOCK_NAME = ".lock"
-#: A folder without a lock file is left alone this long: the app that made it may be about to lock it.
-_UNLOCKED_GRACE_S = 60.0
 
 _PRIVATE_CACHE: Path | None = None
 _LOCK_FD: int | None = None
@@ -108,8 +105,8 @@ def _lock(folder: Path) -> int:
 def remove_stale_caches(root: Path | None = None) -> list[Path]:
     """Remove the private cache folders of app runs that died without cleaning up (a SIGKILL mid-analysis
     leaves the uploaded video there). Only folders named ``fea-agent-demo-*``, owned by this user, not links,
-    whose lock no live process holds; a folder without a lock file only once it is a minute old (an app
-    starting right now may not have locked it yet). Returns the folders removed."""
+    that hold a lock file no live process holds; a folder without one (an app starting right now, or a
+    version before the lock) is left alone. Returns the folders removed."""
     root = Path(tempfile.gettempdir()) if root is None else root
     removed = []
     for folder in root.glob(f"{CACHE_PREFIX}*"):
@@ -117,17 +114,17 @@ def remove_stale_caches(root: Path | None = None) -> list[Path]:
             info = folder.lstat()
             if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or folder == _PRIVATE_CACHE:
                 continue
-            if _abandoned(folder, info):
+            if _abandoned(folder):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
     return removed
 
 
-def _abandoned(folder: Path, info: os.stat_result) -> bool:
+def _abandoned(folder: Path) -> bool:
     try:
         fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return time.time() - info.st_mtime > _UNLOCKED_GRACE_S
+    except OSError:  # no lock file (or not a plain one): not ours to judge
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
