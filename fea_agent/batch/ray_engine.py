@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fea_agent.batch.fate import FateShare, descendants
 from fea_agent.batch.source import analyse_source
 
 
@@ -55,6 +56,7 @@ def run_on_ray(
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, got {workers}")
     started_here = False
+    fate: FateShare | None = None  # a local Ray's processes end with this run, even a killed one
     if not ray.is_initialized():
         # Workers need the model folder and, for the openai reasoner, the server (never the API key: Ray
         # records runtime environments; set OPENAI_API_KEY on the nodes, or pass it in reasoner_options).
@@ -67,7 +69,9 @@ def run_on_ray(
         if address:
             ray.init(address=address, **kwargs)
         else:
+            older = descendants(os.getpid())
             ray.init(num_cpus=workers, **kwargs)
+            fate = FateShare(older)
         started_here = True
     try:
         context = ray.data.DataContext.get_current()
@@ -92,3 +96,5 @@ def run_on_ray(
     finally:
         if started_here:
             ray.shutdown()
+        if fate is not None:
+            fate.close()
