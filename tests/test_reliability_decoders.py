@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -70,7 +71,14 @@ def watched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_ghostscript_is_here_so_pillow_alone_would_run_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The hazard is real on this machine: Pillow's own open hands the EPS to gs (stopped here at the spawn)."""
-    assert shutil.which("gs"), "ghostscript must be installed for these tests to mean anything"
+    if not shutil.which("gs"):  # the refusals below hold without it, but only gs makes them a safeguard
+        if os.environ.get("FEA_AGENT_REQUIRE_GHOSTSCRIPT") == "1":
+            pytest.fail(
+                "ghostscript (Debian's ghostscript package) must be installed for these tests to mean anything"
+            )
+        pytest.skip(
+            "ghostscript is not installed: `apt-get install ghostscript` to test against the real hazard"
+        )
     spawned: list[object] = []
 
     def record(self: object, args: object, *rest: object, **kwargs: object) -> None:
