@@ -181,6 +181,11 @@ class FaceQuality(_Model):
         le=1,
         description="Factor on the answer's confidence: below 1 for a usable face that is turned or small.",
     )
+    occluded: bool = Field(
+        False,
+        description="Part of the face is covered (a hand, an object) or the landmark model is unsure of it; "
+        "video episodes read such frames as 'occluded', never as an expression.",
+    )
 
 
 class AUEvidence(_Model):
