@@ -362,14 +362,14 @@ class Episode(_Model):
     )
     name: str | None = Field(None, description="The AU's FACS name ('Lip corner puller'); None otherwise.")
     onset_s: float = Field(description="Start, seconds.")
-    offset_s: float | None = Field(description="End, seconds; None while the episode is still going (live).")
-    duration_s: float | None = Field(description="offset_s - onset_s; None while still going.")
     apex_s: float | None = Field(
         None, description="When the expression's probability or the AU's intensity was highest, seconds."
     )
     apex_value: float | None = Field(
         None, description="That highest value: probability 0-1 for an expression, intensity 0-5 for an AU."
     )
+    offset_s: float | None = Field(description="End, seconds; None while the episode is still going (live).")
+    duration_s: float | None = Field(description="offset_s - onset_s; None while still going.")
     reason: str | None = Field(
         None, description="For 'unusable' and 'occluded': the quality issue that says why, in words."
     )
