@@ -181,6 +181,11 @@ class FaceQuality(_Model):
         le=1,
         description="Factor on the answer's confidence: below 1 for a usable face that is turned or small.",
     )
+    occluded: bool = Field(
+        False,
+        description="Part of the face is covered (a hand, an object) or the landmark model is unsure of it; "
+        "video episodes read such frames as 'occluded', never as an expression.",
+    )
 
 
 class AUEvidence(_Model):
@@ -337,6 +342,39 @@ class Peak(_Model):
     timestamp_s: float
 
 
+#: What an episode is of: an expression, an action unit, or a span where the face cannot be read at all.
+EpisodeKind = Literal["expression", "action_unit", "missing", "unusable", "occluded"]
+#: The kinds that are spans of the face's state, not of what it shows (no expression is read inside them).
+STATE_KINDS: tuple[str, ...] = ("missing", "unusable", "occluded")
+
+
+class Episode(_Model):
+    """One span of a face's video: an expression shown, an AU active, or the face missing, unusable or covered
+    (then nothing it shows is read). Times are seconds from the video's start; an episode covers its frames'
+    intervals, so ``offset_s`` is the time of the first frame after it (or the video's end)."""
+
+    kind: EpisodeKind = Field(
+        description="'expression', 'action_unit', or a span where the face cannot be read: 'missing' (not "
+        "found), 'unusable' (turned away, too small, cut off) or 'occluded' (covered, e.g. by a hand)."
+    )
+    label: str = Field(
+        description="The expression label (kind 'expression'), the AU code ('AU12'), or the kind again."
+    )
+    name: str | None = Field(None, description="The AU's FACS name ('Lip corner puller'); None otherwise.")
+    onset_s: float = Field(description="Start, seconds.")
+    apex_s: float | None = Field(
+        None, description="When the expression's probability or the AU's intensity was highest, seconds."
+    )
+    apex_value: float | None = Field(
+        None, description="That highest value: probability 0-1 for an expression, intensity 0-5 for an AU."
+    )
+    offset_s: float | None = Field(description="End, seconds; None while the episode is still going (live).")
+    duration_s: float | None = Field(description="offset_s - onset_s; None while still going.")
+    reason: str | None = Field(
+        None, description="For 'unusable' and 'occluded': the quality issue that says why, in words."
+    )
+
+
 class FaceSummary(_Model):
     """One face (one ``face_id``) over a whole video."""
 
@@ -351,6 +389,11 @@ class FaceSummary(_Model):
     au_activation: dict[str, float] = Field(description="AU -> share of frames where it is present, 0-1.")
     au_mean_intensity: dict[str, float] = Field(description="AU -> mean intensity 0-5.")
     au_peaks: dict[str, Peak] = Field(description="AU -> its strongest frame (intensity 0-5).")
+    episodes: list[Episode] = Field(
+        default_factory=list,
+        description="Expression episodes, AU events and the spans where the face is missing, unusable or "
+        "occluded, in order of onset (see docs/video-and-batch.md, 'Episodes').",
+    )
 
 
 class VideoSummary(_Model):
@@ -361,6 +404,11 @@ class VideoSummary(_Model):
     frames_with_faces: int
     duration_s: float = Field(description="From the first to the last analysed frame, seconds.")
     faces: list[FaceSummary] = Field(default_factory=list, description="One entry per face_id, in id order.")
+    no_face: list[Episode] = Field(
+        default_factory=list,
+        description="Spans (kind 'missing') with no face in the frame at all, at least the episodes' "
+        "minimum duration long.",
+    )
 
 
 def json_schema() -> dict[str, Any]:

@@ -98,6 +98,14 @@ def pipeline():
         yield p
 
 
+@pytest.fixture(scope="session")
+def clip_summary(pipeline):
+    """The shared clip's VideoSummary (every frame, tracked, with its episodes): analysed once a session."""
+    from fea_agent.video import summarize
+
+    return summarize(pipeline.analyze_video(VIDEO))
+
+
 @pytest.fixture
 def file_server():
     """``serve(folder) -> base URL``: a quiet HTTP server on 127.0.0.1 for the files in ``folder`` (downloads

@@ -15,6 +15,7 @@ import pytest
 from conftest import ASTRONAUT, NO_FACE, VIDEO, needs_shared
 
 from fea_agent.errors import InvalidInputError
+from fea_agent.video.episodes import EpisodeEvent
 from fea_agent.video.live import LiveSession, parse_source
 
 LAST_LINE = re.compile(r"^(\d+) frames, (\d+) dropped in ([\d.]+) s")
@@ -64,6 +65,20 @@ def test_a_file_plays_at_its_frame_rate_and_ends(pipeline, clip):
     # VIDEO mode: the face is tracked, so every frame that shows it gives it the same id.
     assert {f.face_id for r in results for f in r.faces} == {0}
     assert results[-1].timestamp_s == pytest.approx(results[-1].frame_index / FPS, abs=1e-3)
+
+
+def test_episode_events_come_as_they_happen_with_the_latency_the_docs_state(pipeline, clip):
+    events: list[EpisodeEvent] = []
+    LiveSession(str(clip), pipeline).run(on_event=events.append)
+    smile = [e for e in events if e.face_id == 0 and e.episode.kind == "expression"]
+    assert [e.event for e in smile] == ["start", "end"] and smile[0].episode.label == "happiness"
+    start, end = smile
+    # Known with the frame whose interval reaches min_duration_s (0.3 s) past the onset, and merge_gap_s
+    # (0.3 s) past the offset: up to one frame sooner.
+    assert 0.3 - 1 / FPS - 1e-3 <= start.at_s - start.episode.onset_s <= 0.3 + 1e-3
+    assert abs((end.episode.offset_s or 0) - FRAMES // 2 / FPS) <= 1 / FPS + 1e-3
+    assert 0.3 - 1 / FPS - 1e-3 <= end.at_s - (end.episode.offset_s or 0) <= 0.3 + 1e-3
+    assert [e.event for e in events if e.face_id is None] == ["start", "end"]  # the photo without a face
 
 
 def test_a_slow_analysis_drops_frames_instead_of_falling_behind(pipeline, clip):
@@ -154,9 +169,21 @@ def test_cli_keeps_up_with_the_shared_clip_and_keeps_one_face_id(tmp_path):
     capture = cv2.VideoCapture(str(VIDEO))
     total, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
     capture.release()
-    proc = _live("--source", str(VIDEO), "--quiet", "--out", str(out))
+    proc = _live("--source", str(VIDEO), "--quiet", "--events", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    n, m, seconds = LAST_LINE.match(proc.stdout.strip().splitlines()[-1]).groups()
+    *events, last = proc.stdout.strip().splitlines()
+    n, m, seconds = LAST_LINE.match(last).groups()
+    # --events: each episode's start, then its end, as JSON lines; the hand over her face among them.
+    parsed = [EpisodeEvent.model_validate_json(line) for line in events]
+    starts = [
+        (e.face_id, e.episode.kind, e.episode.label, e.episode.onset_s) for e in parsed if e.event == "start"
+    ]
+    ends = [e for e in parsed if e.event == "end"]
+    assert ends and all(
+        (e.face_id, e.episode.kind, e.episode.label, e.episode.onset_s) in starts for e in ends
+    )
+    hand = next(e.episode for e in ends if e.episode.kind == "occluded")
+    assert abs(hand.onset_s - 2.45) < 0.5 and abs((hand.offset_s or 0) - 9.45) < 0.5
     assert int(n) + int(m) == total and int(n) > 0
     assert float(seconds) < total / fps * 1.1 + 1  # in step with the clip's own clock
     rows = pd.read_csv(out)

@@ -14,7 +14,9 @@ from fea_agent.perception.quality import (
     UNTRUSTED_LOGIT,
     assess,
     cut_by_border,
+    lower_face_covered,
     presence_logit,
+    with_cover,
 )
 from fea_agent.results import HeadPose
 
@@ -100,4 +102,48 @@ def test_the_clips_hand_over_the_face_is_flagged_and_its_clear_frames_are_not(pi
     assert rate["clear"] == 0.0, "a clear frame was flagged"
     assert rate["hand over the nose and eyes"] >= 0.85
     assert rate["hand over the mouth and chin"] >= 0.4
-    # Fingers over half the mouth leave the landmark model sure of the face: not caught (docs say so).
+    # Fingers over half the mouth leave the landmark model sure of the face: the lower face's edges catch them.
+
+
+@needs_shared
+@pytest.mark.slow
+def test_video_marks_every_hand_over_the_face_as_occluded_and_no_clear_frame(pipeline):
+    """In VIDEO mode the landmark model's doubt and the lower face's edges (against the face's own earlier
+    frames) together mark the hand, wherever it is, and none of the clear frames."""
+
+    def group(frame: int) -> str | None:
+        return next((name for name, first, last in CLIP_BY_EYE if first <= frame <= last), None)
+
+    marked: dict[str, list[bool]] = {}
+    for result in pipeline.analyze_video(VIDEO):
+        name = group(result.frame_index)
+        if name is not None and result.faces:
+            quality = result.faces[0].quality
+            marked.setdefault(name, []).append(quality.occluded or not quality.usable)
+    print({name: f"{sum(flags)}/{len(flags)}" for name, flags in marked.items()})
+    assert not any(marked["clear"]), "a clear frame was marked occluded"
+    for name in (
+        "hand over the mouth and chin",
+        "hand over the nose and eyes",
+        "fingers over half the mouth",
+    ):
+        assert sum(marked[name]) / len(marked[name]) >= 0.9, name
+
+
+def test_lower_face_edges_beyond_any_face_or_the_faces_own_level_are_covered():
+    assert lower_face_covered(math.log(1.4), None)  # upright fingers
+    assert not lower_face_covered(math.log(0.8), None)  # a flat hand, or a beard: not by itself
+    assert lower_face_covered(math.log(0.8), own_level=math.log(0.96))  # ... but against the face's own level
+    assert not lower_face_covered(math.log(0.93), own_level=math.log(0.96))
+
+
+def test_a_covered_face_is_occluded_and_less_certain():
+    covered = with_cover(_assess())
+    assert covered.occluded and covered.usable
+    assert covered.confidence_scale < 1 and "covers the lower face" in covered.issues[-1]
+    assert _assess(presence=_probability(UNSURE_LOGIT - 1)).occluded
+    assert not _assess().occluded
+
+
+def _probability(logit: float) -> float:
+    return 1 / (1 + math.exp(-logit))

@@ -6,6 +6,7 @@ summary and the DataFrame are all checked on those real frames.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -275,6 +276,31 @@ def test_cli_writes_rows_and_prints_the_summary(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "nope.mp4: no such file" in bad.stderr
+
+
+@pytest.mark.slow
+def test_cli_timeline_episodes_file_beside_the_openface_export_and_banded_plot(tmp_path):
+    import pandas as pd
+
+    from fea_agent.interchange import read_openface
+
+    out, png = tmp_path / "clip.csv", tmp_path / "clip.png"
+    args = ["--stride", "4", "--format", "openface", "--timeline", "--plot", str(png), "--no-progress"]
+    done = subprocess.run(
+        [sys.executable, "-m", "fea_agent", "video", str(VIDEO), "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.match(r"WolfgangLanger_Pexels.mp4: 19\.\d s, 118 frames analysed, 1 face\.\n", done.stdout)
+    assert "- Face covered 2." in done.stdout and "- Happiness 9." in done.stdout
+    assert len(read_openface(out)) == 118
+    episodes = pd.read_csv(tmp_path / "clip_episodes.csv")
+    assert f"episodes written to {tmp_path / 'clip_episodes.csv'}" in done.stderr
+    assert list(episodes.columns[:5]) == ["source", "face_id", "kind", "label", "name"]
+    assert {"expression", "action_unit", "occluded"} <= set(episodes["kind"])
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def _write(path, data: bytes):

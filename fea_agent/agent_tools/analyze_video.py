@@ -1,18 +1,21 @@
-"""``analyze_video``: a video file on the server, each face tracked and summarised over time (streamed)."""
+"""``analyze_video``: a video file on the server, each face tracked, summarised over time and told as a timeline
+of episodes (streamed: memory does not grow with the video)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from fea_agent.agent_tools.image_input import resolve_path
-from fea_agent.agent_tools.spec import ToolContext, ToolInput, ToolResult, ToolSpec
+from fea_agent.agent_tools.spec import EncodedImage, ToolContext, ToolInput, ToolResult, ToolSpec
 from fea_agent.results import VideoSummary
 
 DESCRIPTION = (
-    "Analyse a video file on the server over time: tracks each face (face_id) and summarises, "
-    "per face, the dominant expression, how often each action unit is active and the expression "
-    "peaks with their timestamps. Takes a while: analyse every stride-th frame, or cap "
-    "max_frames. The video must be a path under a directory the server allows; reports progress."
+    "Analyse a video file on the server over time: tracks each face (face_id) and returns a timeline of "
+    "episodes in seconds: when each expression starts, peaks and ends, which action units go with it, and "
+    "where the face is covered, turned away or missing (nothing is read there); plus per-face totals. "
+    "Use focus to ask when one expression or AU occurs ('happiness', 'AU12'), chart for a picture of the "
+    "timeline. Takes a while: analyse every stride-th frame, or cap max_frames. The video must be a path "
+    "under a directory the server allows; reports progress."
 )
 
 
@@ -26,19 +29,40 @@ class AnalyzeVideoInput(ToolInput):
     max_frames: int | None = Field(
         None, ge=1, description="Stop after analysing this many frames (None: the whole video)."
     )
+    focus: str | None = Field(
+        None,
+        description="Only the moments of one expression ('happiness', 'smile', 'sadness', ...) or one action "
+        "unit ('AU12', '6'); the spans where the face cannot be read are kept. None: every episode.",
+    )
+    chart: bool = Field(
+        False,
+        description="Also return the timeline as a PNG chart (an image; off by default to save tokens).",
+    )
+
+    @field_validator("focus")
+    @classmethod
+    def _known_focus(cls, value: str | None) -> str | None:
+        from fea_agent.video.timeline import parse_focus
+
+        return None if value is None or not value.strip() else parse_focus(value)
 
 
 class VideoAnalysis(BaseModel):
-    """A video summarised over time: per tracked face, the dominant expression, AU activation rates, peaks."""
+    """A video over time: per tracked face, its episodes (expressions, AU events, spans where the face cannot
+    be read) and totals (dominant expression, AU activation rates, peaks)."""
 
     source: str
     stride: int
     frames_analysed: int
+    focus: str | None = Field(
+        None, description="The expression or AU asked for; its episodes alone are kept."
+    )
     summary: VideoSummary
 
 
 def analyze_video(ctx: ToolContext, args: AnalyzeVideoInput) -> ToolResult:
     from fea_agent.video.summary import Summarizer
+    from fea_agent.video.timeline import keeps
 
     path = resolve_path(args.video, ctx.policy, what="video")
     frames = ctx.pipeline.analyze_video(
@@ -49,15 +73,31 @@ def analyze_video(ctx: ToolContext, args: AnalyzeVideoInput) -> ToolResult:
     for result in frames:
         summarizer.add(result)
     summary = summarizer.summary()
-    return ToolResult(
-        VideoAnalysis(source=args.video, stride=args.stride, frames_analysed=summary.frames, summary=summary)
+    if args.focus is not None:
+        faces = [
+            face.model_copy(update={"episodes": [e for e in face.episodes if keeps(e, args.focus)]})
+            for face in summary.faces
+        ]
+        summary = summary.model_copy(update={"faces": faces})
+    image = None
+    if args.chart:
+        from fea_agent.render.plots import episode_chart
+
+        image = EncodedImage(episode_chart(summary), "image/png")
+    output = VideoAnalysis(
+        source=args.video,
+        stride=args.stride,
+        frames_analysed=summary.frames,
+        focus=args.focus,
+        summary=summary,
     )
+    return ToolResult(output, image)
 
 
 SPEC = ToolSpec(
     name="analyze_video",
     description=DESCRIPTION,
-    summary="A video summarised per tracked face: dominant expression, AU activation rates, peaks.",
+    summary="A video as a timeline of episodes per tracked face (expressions, AUs, covered spans), with totals.",
     input_model=AnalyzeVideoInput,
     output_model=VideoAnalysis,
     func=analyze_video,

@@ -6,8 +6,6 @@ keeps the numbers a model needs to answer and cite: AU codes with intensities, p
 
 from __future__ import annotations
 
-import json
-
 from pydantic import BaseModel
 
 from fea_agent.agent_tools.analyze_face import FaceAnalysis
@@ -117,9 +115,10 @@ def _descriptions(out: ActionUnitDescriptions) -> str:
 
 
 def _video(out: VideoAnalysis) -> str:
-    return f"{out.source}: {out.frames_analysed} frames analysed (every {out.stride}th)\n" + json.dumps(
-        out.summary.model_dump(mode="json"), separators=(",", ":")
-    )
+    """The timeline in words (the totals are in the structured content)."""
+    from fea_agent.video.timeline import timeline_text
+
+    return timeline_text(out.summary, out.focus)
 
 
 def render_output(output: BaseModel) -> str:

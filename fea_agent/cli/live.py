@@ -8,6 +8,11 @@ examples:
   fea-agent live --source 0                         # the first camera (OpenCV index)
   fea-agent live --source rtsp://host/stream --out live.csv
   fea-agent live --source clip.mp4 --format openface --out clip_openface.csv
+  fea-agent live --source 0 --events                # episode starts and ends as JSON lines
+
+With --events, stdout carries one JSON object per episode start or end (fea_agent.video.EpisodeEvent:
+event, face_id, at_s, episode) as soon as it is known, instead of the per-frame lines: a start about 0.3 s
+after the onset, an end about 0.3 s after the offset (video time), plus the analysis' own latency.
 """
 
 from __future__ import annotations
@@ -48,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="show the annotated frames in a window (needs a display; refused at once without one)",
     )
     p.add_argument("--quiet", action="store_true", help="no per-frame lines, only the last one")
+    p.add_argument(
+        "--events",
+        action="store_true",
+        help="print episode starts and ends as JSON lines as they happen, instead of the per-frame lines",
+    )
     add_pipeline_arguments(p)
     p.set_defaults(func=run)
 
@@ -78,13 +88,16 @@ def run(args: argparse.Namespace) -> int:
     def on_result(result) -> None:
         if writer is not None:
             writer.write_source(rows_of(result))
-        if not args.quiet:
+        if not args.quiet and not args.events:
             print(frame_line(result), flush=True)
+
+    def on_event(event) -> None:
+        print(event.model_dump_json(), flush=True)
 
     # Ctrl-C (or a service manager's SIGTERM) ends a camera run cleanly, with the last line.
     previous = signal.signal(signal.SIGTERM, lambda *_: session.stop())
     try:
-        stats = session.run(on_result)
+        stats = session.run(on_result, on_event if args.events else None)
     finally:
         signal.signal(signal.SIGTERM, previous)
         if writer is not None:

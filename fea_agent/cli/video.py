@@ -1,10 +1,15 @@
-"""``fea-agent video IN.mp4 --out OUT.csv``: analyse a video frame by frame, with a per-face summary."""
+"""``fea-agent video IN.mp4 --out OUT.csv``: analyse a video frame by frame, with a per-face summary.
+
+With ``--out``, the episodes (one row each: expression episodes, AU events, spans where the face cannot be
+read) go to a second file beside OUT, named ``OUT_episodes`` with OUT's ending; ``--timeline`` prints them in
+words instead of the summary."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from fea_agent.cli._options import add_pipeline_arguments, pipeline_options
 from fea_agent.errors import FEAError
@@ -46,9 +51,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="columns of OUT: fea-agent's (default) or OpenFace 2's (AU01_r, AU01_c, pose_Rx, gaze_angle_x, x_0, ...)",
     )
     p.add_argument(
-        "--plot", metavar="PNG", help="draw AU intensities and expression probabilities over time into PNG"
+        "--plot",
+        metavar="PNG",
+        help="draw AU intensities and expression probabilities over time into PNG, episodes as bands behind",
     )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print the timeline of episodes (when each expression and AU starts, peaks and ends) instead of "
+        "the summary",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the summary (with its episodes) as JSON instead of text"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_pipeline_arguments(p)
     p.set_defaults(func=run)
@@ -83,6 +98,28 @@ def format_summary(summary: VideoSummary, seconds: float | None = None) -> str:
             "    peaks: " + ", ".join(f"{k} {p.value:.1f} at {p.timestamp_s:.1f} s" for k, p in peaks)
         )
     return "\n".join(lines)
+
+
+def episodes_path(out: str) -> Path:
+    """Where the episodes table goes beside OUT: ``clip.csv`` -> ``clip_episodes.csv``."""
+    path = Path(out)
+    return path.with_name(f"{path.stem}_episodes{path.suffix}")
+
+
+def write_episodes(summary: VideoSummary, out: str) -> Path:
+    """The episodes table beside OUT, in OUT's format (CSV, Parquet or JSON lines)."""
+    from fea_agent.batch.writers import output_format
+    from fea_agent.video.dataframe import episodes_dataframe
+
+    path, table = episodes_path(out), episodes_dataframe(summary)
+    kind = output_format(out)
+    if kind == "csv":
+        table.to_csv(path, index=False)
+    elif kind == "parquet":
+        table.to_parquet(path, index=False)
+    else:
+        table.to_json(path, orient="records", lines=True)
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,12 +191,20 @@ def run(args: argparse.Namespace) -> int:
         from fea_agent.render.plots import video_time_series
 
         try:
-            video_time_series(pd.DataFrame.from_records(plotted), args.plot)
+            video_time_series(pd.DataFrame.from_records(plotted), args.plot, summary=summary)
         except FEAError as exc:
             print(f"fea-agent video: {exc}", file=sys.stderr)
             return 2
         print(f"plot written to {args.plot}", file=sys.stderr)
-    print(summary.model_dump_json(indent=2) if args.json else format_summary(summary, seconds))
+    if args.json:
+        print(summary.model_dump_json(indent=2))
+    elif args.timeline:
+        from fea_agent.video.timeline import timeline_text
+
+        print(timeline_text(summary))
+    else:
+        print(format_summary(summary, seconds))
     if args.out:
         print(f"rows written to {args.out}", file=sys.stderr)
+        print(f"episodes written to {write_episodes(summary, args.out)}", file=sys.stderr)
     return 0

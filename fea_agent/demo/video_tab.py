@@ -1,5 +1,5 @@
 """The Video tab: a clip in; a progress bar while frames are analysed; AUs and expression over time, a
-per-face summary and the table as CSV out. Built on :meth:`FEAPipeline.analyze_video` and
+per-face summary with the timeline of episodes, and the table as CSV out. Built on :meth:`FEAPipeline.analyze_video` and
 :mod:`fea_agent.video` (``summarize``, ``to_dataframe``).
 
 The page's clip is held for its session (:class:`~fea_agent.demo.uploads.HeldFiles`), so *Analyse video* can
@@ -25,6 +25,7 @@ from fea_agent.pipeline import FEAPipeline
 from fea_agent.render import plots
 from fea_agent.results import VideoSummary
 from fea_agent.video import summarize, to_dataframe
+from fea_agent.video.timeline import timeline_text
 
 #: The AU plot shows this many AUs: those that move most, so the lines stay readable.
 TOP_AUS = 6
@@ -35,7 +36,8 @@ _PROGRESS = gr.Progress()
 
 
 def summary_html(summary: VideoSummary, seconds: float) -> str:
-    """Per face: its dominant expression, how long it was seen, and the AUs it used most."""
+    """Per face: its dominant expression, how long it was seen, and the AUs it used most; then the timeline
+    of episodes in words, as the analyze_video tool gives it to a language model."""
     head = (
         f"<div class='fea-muted'>{summary.frames} frames analysed in {seconds:.1f} s "
         f"({summary.frames / max(seconds, 1e-6):.0f} frames/s); faces in {summary.frames_with_faces}.</div>"
@@ -63,7 +65,11 @@ def summary_html(summary: VideoSummary, seconds: float) -> str:
             f"<div class='fea-muted'>in {share:.0%} of its {face.frames} frames</div></div></div>"
             f"<div class='fea-doing'><b>Most used movements</b><ul>{aus}</ul></div></div>"
         )
-    return head + "".join(cards)
+    timeline = (
+        "<div class='fea-card fea-timeline'><b>Timeline</b>"
+        f"<pre style='white-space: pre-wrap'>{html.escape(timeline_text(summary))}</pre></div>"
+    )
+    return head + "".join(cards) + timeline
 
 
 def time_plots(table: pd.DataFrame, face_id: int | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:

@@ -12,6 +12,11 @@ The landmark model's own face-presence score says how far it trusts a face: on t
 at 4-8 and 0.23 below 4 (n=57); on the shared clip it falls from about 20 to 4-12 while a hand covers the nose
 and eyes. So a face below :data:`UNTRUSTED_LOGIT` is abstained on, one below :data:`UNSURE_LOGIT` is answered
 with lower confidence. A face whose eyes, nose or mouth lie outside the photo is cut by its border: abstained on.
+
+In a video the landmark model stays sure of a face whose mouth alone is covered (on the shared clip, the 3.5 s a
+hand is held over the mouth with the eyes open): there the lower face's edges are measured instead
+(:mod:`fea_agent.perception.occlusion`), against the face's own earlier frames, and a face whose edges turn
+one-sided (fingers across the mouth) is marked occluded, answered with lower confidence (:func:`with_cover`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,17 @@ UNSURE_LOGIT = 12.0
 TURNED_FACTOR = 0.65
 SMALL_FACTOR = 0.45
 UNSURE_FACTOR = 0.85
+#: Lower-face edge balance (log of vertical over horizontal edge strength, see
+#: :func:`fea_agent.perception.occlusion.edge_balance`): beyond this magnitude it is no face's (on the FRL photos
+#: it spans -0.39 to 0.18; upright fingers over the mouth give 0.26-0.59 on the shared clip).
+MAX_EDGE_BALANCE = math.log(1.25)
+#: ... or this far from the face's own level in its earlier uncovered frames of a video (the clip's uncovered
+#: frames stay within 0.08 of it; a hand held flat across the mouth moves it by 0.15-0.25).
+MAX_EDGE_CHANGE = 0.15
+COVERED_ISSUE = (
+    "something covers the lower face (a hand across the mouth?): the mouth's AUs and the expression describe "
+    "a face that is not seen, so the answer is less certain"
+)
 
 
 def assess(
@@ -108,6 +124,30 @@ def assess(
         usable=not issues,
         issues=issues or cautions,
         confidence_scale=1.0 if issues else scale,
+        occluded=landmarks_found and logit < UNSURE_LOGIT,
+    )
+
+
+def lower_face_covered(balance: float, own_level: float | None) -> bool:
+    """Whether a face's lower-face edge balance says something lies across it: beyond any face's, or (in a
+    video) too far from ``own_level``, the face's balance in its earlier uncovered frames."""
+    return abs(balance) > MAX_EDGE_BALANCE or (
+        own_level is not None and abs(balance - own_level) > MAX_EDGE_CHANGE
+    )
+
+
+def with_cover(quality: FaceQuality) -> FaceQuality:
+    """``quality`` of a face found covered: marked occluded and, when usable, answered with lower confidence."""
+    if quality.occluded:
+        return quality
+    if not quality.usable:
+        return quality.model_copy(update={"occluded": True})
+    return quality.model_copy(
+        update={
+            "occluded": True,
+            "issues": [*quality.issues, COVERED_ISSUE],
+            "confidence_scale": round(quality.confidence_scale * UNSURE_FACTOR, 4),
+        }
     )
 
 

@@ -232,7 +232,7 @@ class FEAPipeline:
                         [where.detection for where in located],
                         meshes=[where.mesh for where in located] if faces.tracking else None,
                     )
-                    analysis.faces = faces.label(located, perceived)
+                    analysis.faces = faces.label(located, perceived, analysis)
                     self.reason(analysis)
                 yield self.finish(analysis)
                 if progress is not None:

@@ -18,6 +18,8 @@ import numpy as np
 
 from fea_agent.backends.base import Detection, FaceMesh, LandmarksBackend, TrackingLandmarksBackend
 from fea_agent.io.video import Frame
+from fea_agent.perception.occlusion import CoverWatch
+from fea_agent.perception.quality import with_cover
 from fea_agent.pipeline.analysis import Analysis
 from fea_agent.pipeline.baseline import apply_baseline
 from fea_agent.pipeline.smoothing import DEFAULT_ALPHA, smooth_face
@@ -117,12 +119,17 @@ class VideoFaces:
         # would be: box, expression, and quality saying the landmarks are missing.
         return followed + [located for located in missed if located.track.face_id in detected]
 
-    def label(self, located: list[Located], faces: list[Face]) -> list[Face]:
-        """The perceived faces with their ``face_id``, smoothed and compared with their baseline as asked,
-        in ``face_id`` order."""
+    def label(self, located: list[Located], faces: list[Face], analysis: Analysis) -> list[Face]:
+        """The perceived faces with their ``face_id``, checked for a covered lower face against their own
+        earlier frames, smoothed and compared with their baseline as asked, in ``face_id`` order."""
         out = []
+        t = analysis.timestamp_s or 0.0
         for where, face in sorted(zip(located, faces, strict=True), key=lambda p: p[0].track.face_id):
             face = face.model_copy(update={"face_id": where.track.face_id})
+            if face.landmarks:
+                watch = where.track.state.setdefault("cover", CoverWatch())
+                if watch.covered(analysis.rgb, np.asarray(face.landmarks), t, unsure=face.quality.occluded):
+                    face.quality = with_cover(face.quality)
             if self.smooth is not None:
                 face = smooth_face(face, where.track.state, self.smooth)
             if self.baseline:

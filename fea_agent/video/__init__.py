@@ -1,11 +1,13 @@
 """What is made from a video's frame results: tables, the summary, live input.
 
 from fea_agent import FEAPipeline
-from fea_agent.video import summarize, to_dataframe
+from fea_agent.video import episodes_dataframe, summarize, timeline_text, to_dataframe
 
 results = list(FEAPipeline().analyze_video("clip.mp4", stride=2))
-print(summarize(results).model_dump_json(indent=2))
-to_dataframe(results).to_csv("clip.csv")
+summary = summarize(results)
+print(timeline_text(summary))                      # the episodes in words, for a person or a model
+to_dataframe(results).to_csv("clip.csv")           # one row per face per frame
+episodes_dataframe(summary).to_csv("clip_episodes.csv")  # one row per episode
 
 The frames themselves are analysed by the pipeline's VIDEO mode (:meth:`fea_agent.pipeline.FEAPipeline.run_video`)
 and read by :class:`fea_agent.io.video.VideoReader`.
@@ -19,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from fea_agent.io.video import VIDEO_EXTENSIONS, Frame, VideoReader
 from fea_agent.results import ImageResult
-from fea_agent.video.dataframe import frame_rows, to_dataframe
+from fea_agent.video.dataframe import episodes_dataframe, frame_rows, to_dataframe
+from fea_agent.video.episodes import EpisodeEvent, EpisodeOptions
 from fea_agent.video.summary import summarize
+from fea_agent.video.timeline import timeline_text
 
 if TYPE_CHECKING:
     from fea_agent.pipeline import FEAPipeline
@@ -35,10 +39,14 @@ def analyze_video(
 
 __all__ = [
     "VIDEO_EXTENSIONS",
+    "EpisodeEvent",
+    "EpisodeOptions",
     "Frame",
     "VideoReader",
     "analyze_video",
+    "episodes_dataframe",
     "frame_rows",
     "summarize",
+    "timeline_text",
     "to_dataframe",
 ]

@@ -12,6 +12,9 @@ Columns, in order (the same for video, batch, CSV, Parquet and JSON lines):
 - ``reasoning`` (the reasoner's label-first text) and ``confidence``
 
 A frame or image without a face gives one row with the face columns empty, so a timeline shows the gap.
+
+A video's episodes (:mod:`fea_agent.video.episodes`) make a second, smaller table, one row an episode:
+``source``, ``face_id`` (empty for a span with no face at all), then :data:`EPISODE_COLUMNS`' episode fields.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fea_agent.facs.catalogue import REPORTED_AUS
-from fea_agent.results import EXPRESSION_LABELS, ImageResult
+from fea_agent.results import EXPRESSION_LABELS, Episode, ImageResult, VideoSummary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +54,8 @@ COLUMNS: tuple[str, ...] = (
     "confidence",
 )
 CHANGE_COLUMNS: tuple[str, ...] = tuple(f"{code}_change" for code in AU_CODES)
+#: The columns of the episodes table.
+EPISODE_COLUMNS: tuple[str, ...] = ("source", "face_id", *Episode.model_fields)
 
 
 def frame_rows(result: ImageResult) -> list[dict[str, Any]]:
@@ -112,5 +117,26 @@ def to_dataframe(results: Iterable[ImageResult | Exception]) -> pd.DataFrame:
         columns += CHANGE_COLUMNS
     extra = sorted({key for row in rows for key in row} - set(columns))
     frame = pd.DataFrame.from_records(rows, columns=columns + extra)
+    frame["face_id"] = frame["face_id"].astype("Int64")
+    return frame
+
+
+def episode_rows(summary: VideoSummary) -> list[dict[str, Any]]:
+    """One row per episode, face by face in onset order, then the spans with no face at all."""
+    rows = [
+        {"source": summary.source, "face_id": face.face_id, **episode.model_dump()}
+        for face in summary.faces
+        for episode in face.episodes
+    ]
+    rows += [{"source": summary.source, "face_id": None, **e.model_dump()} for e in summary.no_face]
+    return rows
+
+
+def episodes_dataframe(summary: VideoSummary) -> pd.DataFrame:
+    """The episodes of a :class:`~fea_agent.results.VideoSummary` as a DataFrame, one row an episode
+    (columns :data:`EPISODE_COLUMNS`)."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(episode_rows(summary), columns=list(EPISODE_COLUMNS))
     frame["face_id"] = frame["face_id"].astype("Int64")
     return frame

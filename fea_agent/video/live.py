@@ -37,6 +37,7 @@ from fea_agent.errors import InvalidInputError
 from fea_agent.io.files import describe_os_error, expand_path, open_regular
 from fea_agent.io.video import Frame, container_of
 from fea_agent.results import ImageResult
+from fea_agent.video.episodes import EpisodeEvent, EpisodeOptions, EpisodeTracker
 
 #: Frame interval assumed for a camera or stream that does not report its frame rate.
 DEFAULT_FPS = 30.0
@@ -267,9 +268,20 @@ class LiveSession:
         """Ask :meth:`run` to finish after the frame it is analysing."""
         self._frames.stop()
 
-    def run(self, on_result: Callable[[ImageResult], None] | None = None) -> LiveStats:
+    def run(
+        self,
+        on_result: Callable[[ImageResult], None] | None = None,
+        on_event: Callable[[EpisodeEvent], None] | None = None,
+        episodes: EpisodeOptions | None = None,
+    ) -> LiveStats:
         """Analyse frames until the source ends, ``max_frames`` or :meth:`stop`; ``on_result`` gets each
-        result (with ``frame_index``, ``timestamp_s`` and each face's ``face_id``) as soon as it is ready."""
+        result (with ``frame_index``, ``timestamp_s`` and each face's ``face_id``) as soon as it is ready.
+
+        ``on_event`` gets each episode's start and end (:class:`~fea_agent.video.episodes.EpisodeEvent`) as
+        soon as it is known: a start ``min_duration_s`` after the onset, an end ``merge_gap_s`` after the
+        offset (video time; ``episodes`` sets them), plus the smoothing's lag; the episodes still open are
+        ended when the run ends."""
+        tracker = EpisodeTracker(episodes, on_event) if on_event is not None else None
         stats = LiveStats()
         # The first analysis initialises the models' runtimes: do it before the clock starts.
         width, height = self._size
@@ -282,6 +294,8 @@ class LiveSession:
                 stats.max_latency_s = max(stats.max_latency_s, time.monotonic() - self._frames.arrived)
                 if on_result is not None:
                     on_result(result)
+                if tracker is not None:
+                    tracker.add(result)
                 if self.preview and self._show(result):
                     break
                 if self.max_frames is not None and stats.frames >= self.max_frames:
@@ -293,6 +307,8 @@ class LiveSession:
             self._frames.close()
             if self.preview:
                 cv2.destroyAllWindows()
+            if tracker is not None:
+                tracker.finish()
         stats.dropped = self._frames.dropped
         stats.seconds = time.monotonic() - started
         return stats

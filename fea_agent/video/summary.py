@@ -1,12 +1,14 @@
-"""The per-face summary of a video, accumulated frame by frame (memory does not grow with the video)."""
+"""The per-face summary of a video, accumulated frame by frame (memory does not grow with the video): counts,
+shares, peaks and, from :mod:`fea_agent.video.episodes`, the episodes, all in the same single pass."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fea_agent.results import FaceSummary, ImageResult, Peak, VideoSummary
+from fea_agent.video.episodes import EpisodeEvent, EpisodeOptions, EpisodeTracker
 
 
 @dataclass
@@ -28,9 +30,18 @@ def _peak(peaks: dict[str, Peak], key: str, value: float, frame: int, t: float) 
 
 
 class Summarizer:
-    """Feed it frame results with :meth:`add`; :meth:`summary` gives the :class:`VideoSummary` so far."""
+    """Feed it frame results with :meth:`add`; :meth:`summary` gives the :class:`VideoSummary` (it closes the
+    open episodes, so call it once the frames are done).
 
-    def __init__(self) -> None:
+    ``episodes`` sets how episodes are found; ``on_event`` gets each episode start and end as it is known.
+    """
+
+    def __init__(
+        self,
+        episodes: EpisodeOptions | None = None,
+        on_event: Callable[[EpisodeEvent], None] | None = None,
+    ) -> None:
+        self.episodes = EpisodeTracker(episodes, on_event)
         self.source: str | None = None
         self.frames = self.frames_with_faces = 0
         self.first_s: float | None = None
@@ -45,6 +56,7 @@ class Summarizer:
         self.frames_with_faces += bool(result.faces)
         self.first_s = t if self.first_s is None else self.first_s
         self.last_s = t
+        self.episodes.add(result)
         for i, face in enumerate(result.faces):
             fid = face.face_id if face.face_id is not None else i
             stats = self._faces.get(fid)
@@ -63,6 +75,7 @@ class Summarizer:
                 _peak(stats.au_peaks, au.code, au.intensity, frame, t)
 
     def summary(self) -> VideoSummary:
+        self.episodes.finish()
         faces = []
         for fid in sorted(self._faces):
             s = self._faces[fid]
@@ -80,6 +93,7 @@ class Summarizer:
                     au_activation={k: round(s.present[k] / n, 4) for k in s.intensity_sum},
                     au_mean_intensity={k: round(v / n, 3) for k, v in s.intensity_sum.items()},
                     au_peaks=s.au_peaks,
+                    episodes=self.episodes.episodes(fid),
                 )
             )
         return VideoSummary(
@@ -88,15 +102,17 @@ class Summarizer:
             frames_with_faces=self.frames_with_faces,
             duration_s=round(self.last_s - (self.first_s or 0.0), 4),
             faces=faces,
+            no_face=self.episodes.no_face,
         )
 
 
-def summarize(results: Iterable[ImageResult]) -> VideoSummary:
-    """Per face_id: frames seen, dominant expression, expression shares, AU activation rates and peaks.
+def summarize(results: Iterable[ImageResult], episodes: EpisodeOptions | None = None) -> VideoSummary:
+    """Per face_id: frames seen, dominant expression, expression shares, AU activation rates, peaks and
+    episodes (found with ``episodes``, default :class:`EpisodeOptions`).
 
     ``results`` may be a list or the iterator ``analyze_video`` returns (consumed as it goes).
     """
-    summarizer = Summarizer()
+    summarizer = Summarizer(episodes)
     for result in results:
         summarizer.add(result)
     return summarizer.summary()

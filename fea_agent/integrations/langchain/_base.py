@@ -78,7 +78,9 @@ class FEABaseTool(BaseTool):
             if not isinstance(exc, FEAError):
                 log.exception("tool %s failed", self.name)
             raise ToolException(f"{self.name}: {describe_error(exc)}") from exc
-        output, picture = result.output, result.image if self.include_image else None
+        # A picture the call asked for (analyze_video's chart) is sent even when annotated ones are not.
+        asked = bool(kwargs.get("chart"))
+        output, picture = result.output, result.image if self.include_image or asked else None
         text = render_output(output)
         if picture is None:
             return text, output
