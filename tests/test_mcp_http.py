@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import base64
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from _mcp_server import start_http_server
 from conftest import SERVER_ENV
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
@@ -21,41 +20,20 @@ from mcp.client.streamable_http import streamablehttp_client
 pytestmark = pytest.mark.slow
 
 TOKEN = secrets.token_urlsafe(24)
-_ENV = {**SERVER_ENV, "FEA_AGENT_TOKEN": TOKEN}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    args = ["--transport", "http", "--port", str(port), "--workers", "1", "--max-request-mb", "2"]
     # stderr to a file, not a pipe nobody reads: a chatty server must never block on a full pipe.
     log = (tmp_path_factory.mktemp("http") / "server.log").open("w+b")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fea_agent", "serve", "mcp", *args],
-        env=_ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    endpoint = f"http://127.0.0.1:{port}/mcp"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"server exited: {log.read().decode()[-2000:]}")
-            try:
-                httpx.get(endpoint, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail("server did not start within 60 s")
-                time.sleep(0.2)
+        proc, endpoint = start_http_server(
+            1, TOKEN, "--max-request-mb", "2", env=SERVER_ENV, stderr=log, timeout_s=60
+        )
+    except RuntimeError:
+        log.seek(0)
+        pytest.fail(f"server did not start: {log.read().decode()[-2000:]}")
+    try:
         yield endpoint
     finally:
         proc.terminate()
@@ -119,7 +97,7 @@ async def test_langchain_mcp_adapters_load_and_call_a_tool(url: str, astronaut: 
 
 
 def test_non_loopback_bind_without_a_token_is_refused():
-    env = {k: v for k, v in _ENV.items() if k != "FEA_AGENT_TOKEN"}
+    env = {k: v for k, v in SERVER_ENV.items() if k != "FEA_AGENT_TOKEN"}
     done = subprocess.run(
         [sys.executable, "-m", "fea_agent", "serve", "mcp", "--transport", "http", "--host", "0.0.0.0"],
         env=env,
