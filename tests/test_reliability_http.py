@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamablehttp_client
 
 from fea_agent.agent_tools import MAX_IMAGE_BYTES, ImagePolicy
 from fea_agent.mcp import Runtime, build_server
-from fea_agent.mcp.connections import HttpLimits, server_config
+from fea_agent.mcp.connections import ACCEPT_BACKLOG, HttpLimits, connection_cap, server_config
 from fea_agent.mcp.http import http_app
 
 TOKEN = "t" * 8 + "0123456789abcdef"
@@ -345,6 +345,15 @@ def test_a_header_sent_a_byte_at_a_time_is_cut_at_its_deadline_also_on_a_reused_
         s.sendall(b"POST /mcp HTTP/1.1\r\n")
         rest = _answer(s)
         assert b"HTTP/1.1 408" in rest
+
+
+def test_one_accept_burst_over_the_cap_still_fits_in_the_open_file_limit():
+    """Reconnecting clients refused at the cap are accepted in bursts of the backlog before any closes: with
+    uvicorn's 2,048 a limit of 1,024 files ran out ("Too many open files" 690,282 times under tools/stress.py's
+    slowloris); with the small backlog the cap, the burst and the server's own files fit."""
+    for open_files in (256, 1024, 4096):
+        assert connection_cap(HttpLimits(), open_files) + ACCEPT_BACKLOG + 32 <= open_files
+    assert server_config(object(), host="127.0.0.1", port=0, limits=HttpLimits()).backlog == ACCEPT_BACKLOG
 
 
 def test_the_total_connection_cap_refuses_cleanly_and_frees_up(runtime: Runtime):

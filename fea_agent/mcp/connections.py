@@ -27,8 +27,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 LIMITS_ENV = "FEA_AGENT_HTTP_LIMITS"
-#: Descriptors kept free beside the connections: models, logs, the listening socket, a client's video file.
-_RESERVED_FDS = 64
+#: Connections the event loop accepts in one go (uvicorn's default, 2,048, could take every free descriptor in
+#: one burst of reconnecting clients before the refusals above the cap have closed any).
+ACCEPT_BACKLOG = 128
+#: Descriptors kept free beside the connections: models, logs, the listening socket, a client's video file, and
+#: one accept burst of connections that are refused but not yet closed.
+_RESERVED_FDS = 64 + ACCEPT_BACKLOG
 
 
 class HttpLimits(BaseModel):
@@ -185,6 +189,7 @@ def server_config(app: Any, *, host: str, port: int, limits: HttpLimits, log_lev
         host=host,
         port=port,
         http=guarded_protocol(limits, cap),
+        backlog=ACCEPT_BACKLOG,
         timeout_keep_alive=limits.keep_alive_s,
         log_level=log_level,
         access_log=False,
