@@ -10,7 +10,14 @@ Tasks backend, the bare Tasks loop (decode, YuNet about once a second, the VIDEO
 crop around the face, the expression CNN; no AUs, no result objects, no reasoning) and the bare direct loop
 (the same with the direct backend's tracker). The ratios are to the bare Tasks loop of the same round. Peak
 memory is measured in child processes (VmHWM): the video analysed once, then looped ``--loops`` times as one
-stream (a temporary file, deleted afterwards).
+stream (a temporary file, deleted afterwards); ``--memory-via mcp`` measures the MCP ``analyze_video`` tool
+(through an in-memory client session, at ``--memory-stride``) instead of the bare pipeline loop.
+
+``--cli-against DIR`` times ``fea-agent video`` (the command, in child processes) with the package from DIR (an
+older checkout) and from this one, alternated round by round, and prints both frames/s:
+
+    git archive main | tar -x -C /tmp/base
+    python tools/benchmark_video.py --cli-against /tmp/base --skip-timing --skip-memory --skip-ray
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -115,16 +123,58 @@ def _model(name: str) -> Path:
     return model_path(name)
 
 
-def memory_child(video: Path, stride: int) -> None:
+def memory_child(video: Path, stride: int, via: str = "pipeline") -> None:
     """Analyse one video as one stream; print frames and peak RSS (MiB) as JSON."""
     from fea_agent import FEAPipeline
     from fea_agent.video.summary import Summarizer
+
+    if via == "mcp":
+        frames = mcp_analyze_video(video, stride)
+        print(json.dumps({"frames": frames, "peak_mib": round(_peak_rss_mib(), 1)}))
+        return
 
     summarizer = Summarizer()
     with FEAPipeline() as pipeline:
         for result in pipeline.analyze_video(video, stride=stride, smooth=True, baseline=True):
             summarizer.add(result)
     print(json.dumps({"frames": summarizer.frames, "peak_mib": round(_peak_rss_mib(), 1)}))
+
+
+def mcp_analyze_video(video: Path, stride: int) -> int:
+    """One ``analyze_video`` call through the MCP server and an in-memory client; the frames it analysed."""
+    import anyio
+    from mcp.shared.memory import create_connected_server_and_client_session
+
+    from fea_agent.agent_tools import ImagePolicy
+    from fea_agent.mcp import Runtime, build_server
+
+    runtime = Runtime(policy=ImagePolicy.allowing(video.parent))
+    server = build_server(runtime)._mcp_server
+
+    async def call() -> int:
+        async with create_connected_server_and_client_session(server) as client:
+            result = await client.call_tool("analyze_video", {"video": str(video), "stride": stride})
+        assert not result.isError, result.content
+        assert result.structuredContent is not None
+        return int(result.structuredContent["frames_analysed"])
+
+    return anyio.run(call)
+
+
+def cli_fps(package_dir: Path, video: Path) -> float:
+    """frames/s that ``fea-agent video`` reports on ``video`` with the package from ``package_dir``."""
+    env = {**os.environ, "PYTHONPATH": str(package_dir)}
+    out = subprocess.run(
+        [sys.executable, "-m", "fea_agent", "video", str(video), "--no-progress"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=package_dir,
+    ).stdout
+    match = re.search(r"([\d.]+) frames/s", out)
+    assert match is not None, out
+    return float(match.group(1))
 
 
 def _peak_rss_mib() -> float:
@@ -139,9 +189,19 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def peak_memory(video: Path, stride: int) -> dict:
+def peak_memory(video: Path, stride: int, via: str = "pipeline") -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-child", "--memory-stride", str(stride), "--video", str(video)],
+        [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            "--memory-stride",
+            str(stride),
+            "--memory-via",
+            via,
+            "--video",
+            str(video),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -202,12 +262,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the four interleaved runs")
     parser.add_argument("--chunk", type=int, default=20, help="frames each run advances in its turn")
     parser.add_argument("--max-frames", type=int, default=240, help="frames per timed run")
+    parser.add_argument(
+        "--memory-via", choices=("pipeline", "mcp"), default="pipeline", help="what the memory runs call"
+    )
+    parser.add_argument(
+        "--cli-against", type=Path, metavar="DIR", help="time fea-agent video against DIR's package"
+    )
+    parser.add_argument("--skip-timing", action="store_true", help="skip the four interleaved runs")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.video, args.memory_stride)
+        memory_child(args.video, args.memory_stride, args.memory_via)
         return 0
 
     from fea_agent import FEAPipeline
@@ -217,41 +284,57 @@ def main() -> int:
         f"video: {args.video.name}, first {n} frames; CPU cores: {os.cpu_count()}; "
         f"load average: {os.getloadavg()[0]:.1f}"
     )
-    with FEAPipeline() as direct, FEAPipeline(landmarks="mediapipe-tasks") as tasks:
-        ids: dict[str, set[int]] = {"direct": set(), "tasks": set()}
-        runs: dict[str, Callable[[], Iterator[None]]] = {
-            "pipeline, direct backend": lambda: pipeline_frames(direct, args.video, n, ids["direct"]),
-            "pipeline, Tasks backend": lambda: pipeline_frames(tasks, args.video, n, ids["tasks"]),
-            "bare Tasks VIDEO loop": lambda: bare_tasks_frames(direct, args.video, n),
-            "bare direct loop": lambda: bare_direct_frames(direct, args.video, n),
-        }
-        interleaved_fps(runs, args.chunk)  # warm-up
-        rounds = [interleaved_fps(runs, args.chunk) for _ in range(args.rounds)]
-        untracked: set[int] = set()
-        plain = interleaved_fps(
-            {"": lambda: pipeline_frames(direct, args.video, n, untracked, tracking=False)}, n
-        )
-    base = [r["bare Tasks VIDEO loop"] for r in rounds]
-    for name in runs:
-        rates = [r[name] for r in rounds]
-        ratios = " ".join(f"{r / b:.2f}" for r, b in zip(rates, base, strict=True))
-        seen = (
-            ids["direct"] if "direct backend" in name else ids["tasks"] if "Tasks backend" in name else None
-        )
-        face_ids = f"; face ids: {len(seen)}" if seen is not None else ""
-        print(
-            f"{name:26} {statistics.median(rates):6.1f} frames/s (rounds: {' '.join(f'{r:.0f}' for r in rates)}); "
-            f"x bare Tasks loop: {ratios}{face_ids}"
-        )
-    print(f"pipeline, direct backend, no tracking: {plain['']:6.1f} frames/s; face ids: {len(untracked)}")
+    if not args.skip_timing:
+        with FEAPipeline() as direct, FEAPipeline(landmarks="mediapipe-tasks") as tasks:
+            ids: dict[str, set[int]] = {"direct": set(), "tasks": set()}
+            runs: dict[str, Callable[[], Iterator[None]]] = {
+                "pipeline, direct backend": lambda: pipeline_frames(direct, args.video, n, ids["direct"]),
+                "pipeline, Tasks backend": lambda: pipeline_frames(tasks, args.video, n, ids["tasks"]),
+                "bare Tasks VIDEO loop": lambda: bare_tasks_frames(direct, args.video, n),
+                "bare direct loop": lambda: bare_direct_frames(direct, args.video, n),
+            }
+            interleaved_fps(runs, args.chunk)  # warm-up
+            rounds = [interleaved_fps(runs, args.chunk) for _ in range(args.rounds)]
+            untracked: set[int] = set()
+            plain = interleaved_fps(
+                {"": lambda: pipeline_frames(direct, args.video, n, untracked, tracking=False)}, n
+            )
+        base = [r["bare Tasks VIDEO loop"] for r in rounds]
+        for name in runs:
+            rates = [r[name] for r in rounds]
+            ratios = " ".join(f"{r / b:.2f}" for r, b in zip(rates, base, strict=True))
+            seen = (
+                ids["direct"]
+                if "direct backend" in name
+                else ids["tasks"]
+                if "Tasks backend" in name
+                else None
+            )
+            face_ids = f"; face ids: {len(seen)}" if seen is not None else ""
+            print(
+                f"{name:26} {statistics.median(rates):6.1f} frames/s (rounds: {' '.join(f'{r:.0f}' for r in rates)}); "
+                f"x bare Tasks loop: {ratios}{face_ids}"
+            )
+        print(f"pipeline, direct backend, no tracking: {plain['']:6.1f} frames/s; face ids: {len(untracked)}")
+    if args.cli_against is not None:
+        here = Path(__file__).resolve().parents[1]
+        cli_rates: dict[str, list[float]] = {"before": [], "after": []}
+        for _ in range(args.rounds):
+            cli_rates["before"].append(cli_fps(args.cli_against.resolve(), args.video))
+            cli_rates["after"].append(cli_fps(here, args.video))
+        for name, values in cli_rates.items():
+            print(
+                f"fea-agent video, {name} ({args.cli_against if name == 'before' else here}): "
+                f"{statistics.median(values):.1f} frames/s (rounds: {' '.join(f'{v:.1f}' for v in values)})"
+            )
     if not args.skip_memory:
-        short = peak_memory(args.video, args.memory_stride)
+        short = peak_memory(args.video, args.memory_stride, args.memory_via)
         with tempfile.TemporaryDirectory() as tmp:
             looped = Path(tmp) / f"looped_{args.loops}x.mp4"
             write_looped(args.video, args.loops, looped)
-            long = peak_memory(looped, args.memory_stride)
+            long = peak_memory(looped, args.memory_stride, args.memory_via)
         print(
-            f"peak memory: {short['peak_mib']:.0f} MiB for {short['frames']} frames, "
+            f"peak memory ({args.memory_via}): {short['peak_mib']:.0f} MiB for {short['frames']} frames, "
             f"{long['peak_mib']:.0f} MiB for {long['frames']} frames ({args.loops}x); "
             f"ratio {long['peak_mib'] / short['peak_mib']:.3f}"
         )
