@@ -11,6 +11,7 @@ Conventions, the same in every field:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,9 +109,17 @@ class ActionUnit(_Model):
         description="Video with a baseline only: intensity minus this face's own neutral level, on the 0-5 "
         "scale (> 0: more than at rest). None otherwise.",
     )
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="AUs this reading is conditioned on, so it is no evidence independent of them: the default "
+        "backend reads AU06 from eye narrowing only as AU12 rises (and AU07 only as it does not). Empty when "
+        "the AU is measured on its own.",
+    )
 
     @classmethod
-    def measured(cls, code: str, name: str, probability: float, intensity: float) -> ActionUnit:
+    def measured(
+        cls, code: str, name: str, probability: float, intensity: float, depends_on: Sequence[str] = ()
+    ) -> ActionUnit:
         """An AU as a backend measured it: ``present`` follows from the probability and :data:`PRESENCE`.
 
         Not validated (a backend's numbers are in range by construction, and faces carry 20 AUs a frame)."""
@@ -120,6 +129,8 @@ class ActionUnit(_Model):
             probability=probability,
             present=probability >= PRESENCE,
             intensity=intensity,
+            change_from_baseline=None,
+            depends_on=list(depends_on),
         )
 
 

@@ -81,6 +81,28 @@ def test_views_disagreeing_is_said_in_the_text(astronaut_face) -> None:
     assert "appearance classifier leaned to neutral" in reasoned.reasoning.text
 
 
+def test_a_felt_smile_is_claimed_only_from_cheek_evidence_of_its_own(astronaut_face) -> None:
+    """The default backend reads AU06 from eye narrowing only as AU12 rises: that is no mark of a felt smile."""
+    au06 = astronaut_face.au("AU06")
+    assert au06.intensity >= 1 and au06.depends_on == ["AU12"]
+    assert "AU12" not in astronaut_face.au("AU12").depends_on
+    assert "Duchenne" not in astronaut_face.reasoning.text and "felt" not in astronaut_face.reasoning.text
+    # the same face, its cheek raise measured on its own (as a backend that sees the cheeks would)
+    measured = au06.model_copy(update={"depends_on": []})
+    own = astronaut_face.model_copy(
+        update={"aus": [measured if a.code == "AU06" else a for a in astronaut_face.aus]}
+    )
+    assert "felt (Duchenne) smile" in FACSReasoner().reason_face(own).reasoning.text
+
+
+def test_an_au_below_grade_a_is_never_cited_as_shown(astronaut_face) -> None:
+    """A present AU (probability over the presence line) at an intensity below FACS grade A is not named."""
+    aus = [a.model_copy(update={"intensity": 0.6}) if a.code == "AU06" else a for a in astronaut_face.aus]
+    assert next(a for a in aus if a.code == "AU06").present
+    text = FACSReasoner().reason_face(astronaut_face.model_copy(update={"aus": aus})).reasoning.text
+    assert text.startswith("Happiness.") and "AU12" in text and "AU06" not in text
+
+
 def test_au_view_needs_every_core_au() -> None:
     # A raised inner brow alone (a resting brow shape) is not surprise: surprise needs 1+2+5+26.
     assert max(au_view({"AU01": 0.95}).items(), key=lambda kv: kv[1])[0] == "neutral"

@@ -111,6 +111,18 @@ def _geometry(landmarks: np.ndarray) -> tuple[float, float]:
     return float(lift), float(max(0.0, gap))
 
 
+def smile_gated(blendshapes: dict[str, float]) -> frozenset[str]:
+    """The AUs whose reading here comes from eye-squint through the smile gate, so it depends on AU12: AU06
+    unless the cheek-squint blendshapes (0 on nearly every face) carry it, AU07 whenever the eyes squint."""
+    squint = _mean(blendshapes, _both("eyeSquint"))
+    gated = {"AU07"} if squint > 0 else set()
+    if squint * smile_gate(_mean(blendshapes, _both("mouthSmile"))) > _mean(
+        blendshapes, _both("cheekSquint")
+    ):
+        gated.add("AU06")
+    return frozenset(gated)
+
+
 def raw_evidence(blendshapes: dict[str, float], landmarks: np.ndarray | None) -> dict[str, float]:
     """AU -> raw evidence in 0-1 before calibration."""
     raw = {code: _mean(blendshapes, cal.sources) for code, cal in AU_FROM_BLENDSHAPES.items()}
@@ -139,6 +151,7 @@ def _calibrate(raw: float, cal: AUCalibration) -> tuple[float, float]:
 def estimate_action_units(blendshapes: dict[str, float], landmarks: np.ndarray | None) -> list[ActionUnit]:
     """Calibrated AUs, in catalogue order."""
     raw = raw_evidence(blendshapes, landmarks)
+    gated = smile_gated(blendshapes)
     out = []
     for code, cal in AU_FROM_BLENDSHAPES.items():
         intensity, probability = _calibrate(raw[code], cal)
@@ -148,6 +161,7 @@ def estimate_action_units(blendshapes: dict[str, float], landmarks: np.ndarray |
                 AU_CATALOGUE[code].name,
                 probability=round(probability, 4),
                 intensity=round(intensity, 3),
+                depends_on=("AU12",) if code in gated else (),
             )
         )
     return out

@@ -31,7 +31,9 @@ def smooth_face(face: Face, state: dict[str, Any], alpha: float = DEFAULT_ALPHA)
         intensity = _ema(memory.get(au.code + ":i"), au.intensity, alpha)
         probability = _ema(memory.get(au.code + ":p"), au.probability, alpha)
         memory[au.code + ":i"], memory[au.code + ":p"] = intensity, probability
-        aus.append(ActionUnit.measured(au.code, au.name, round(probability, 4), round(intensity, 3)))
+        aus.append(
+            ActionUnit.measured(au.code, au.name, round(probability, 4), round(intensity, 3), au.depends_on)
+        )
     expression = face.expression
     if expression is not None and expression.label is not None:
         probabilities = {}

@@ -125,6 +125,20 @@ def _evidence(face: Face, label: str, act: dict[str, float]) -> list[AUEvidence]
 
 #: Intensity from which an AU reads as clear (FACS grade B); below it a present AU is a trace.
 CLEAR_INTENSITY = 2.0
+#: FACS grade A (trace): the least intensity at which an AU is cited as shown.
+GRADE_A = 1.0
+
+
+def _independent_cheek_raise(face: Face) -> bool:
+    """AU06 and AU12 at grade A or more, AU06 measured on its own: a cheek raise read from eye narrowing only
+    because the lips smile (the default backend) is a consequence of AU12, not a felt smile's mark."""
+    cheek = face.au("AU06")
+    return (
+        cheek is not None
+        and cheek.intensity >= GRADE_A
+        and "AU12" not in cheek.depends_on
+        and _intensity(face, "AU12") >= GRADE_A
+    )
 
 
 def _au_phrase(e: AUEvidence) -> str:
@@ -150,8 +164,11 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence], learned: bool)
             return f"The face is relaxed; only faint traces of {parts} show, too weak for an expression."
         return "The face is relaxed: no action unit is clearly active."
     proto = PROTOTYPES.get(label)
-    support = [_au_phrase(e) for e in evidence if label in e.supports][:4]
-    against = [_au_phrase(e) for e in evidence if label in e.contradicts][:3]
+    shown = [
+        e for e in evidence if e.intensity >= GRADE_A
+    ]  # a present AU below grade A is not cited as shown
+    support = [_au_phrase(e) for e in shown if label in e.supports][:4]
+    against = [_au_phrase(e) for e in shown if label in e.contradicts][:3]
     if support:
         text = f"The face shows {proto.description if proto else label}: " + ", ".join(support) + "."
     elif learned:
@@ -166,7 +183,7 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence], learned: bool)
         )
     if against:
         text += " Against it: " + ", ".join(against) + "."
-    if label == "happiness" and _intensity(face, "AU06") >= 1.0 and _intensity(face, "AU12") >= 1.0:
+    if label == "happiness" and _independent_cheek_raise(face):
         text += " Cheeks and lip corners rise together, the mark of a felt (Duchenne) smile."
     return text
 

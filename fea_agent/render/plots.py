@@ -56,10 +56,10 @@ def au_frame(face: Face) -> pd.DataFrame:
 def expression_frame(face: Face) -> pd.DataFrame:
     """One row per expression label with its probability, most likely first."""
     probs = face.expression.probabilities if face.expression is not None else {}
-    rows = sorted(
-        ({"expression": k, "probability": round(float(v), 4)} for k, v in probs.items()),
-        key=lambda r: -r["probability"],
-    )
+    rows = [
+        {"expression": k, "probability": round(float(v), 4)}
+        for k, v in sorted(probs.items(), key=lambda kv: -kv[1])
+    ]
     return pd.DataFrame(rows, columns=["expression", "probability"])
 
 
@@ -67,7 +67,7 @@ def au_change_frame(a: Face, b: Face, threshold: float = CHANGE_THRESHOLD) -> pd
     """AUs whose intensity changed by at least ``threshold`` from face ``a`` to face ``b``, biggest first."""
     before = {u.code: u.intensity for u in a.aus}
     after = {u.code: u.intensity for u in b.aus}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for code in sorted(set(before) | set(after)):
         delta = after.get(code, 0.0) - before.get(code, 0.0)
         if abs(delta) >= threshold:
