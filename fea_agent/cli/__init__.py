@@ -14,7 +14,17 @@ from fea_agent import __version__
 
 #: Subcommand modules, in help order. A module that fails to import (an optional extra is missing) still
 #: gets its subcommand, which then says what to install.
-COMMANDS: tuple[str, ...] = ("analyze", "models", "video", "live", "batch", "serve", "demo", "train")
+COMMANDS: tuple[str, ...] = (
+    "analyze",
+    "models",
+    "video",
+    "live",
+    "batch",
+    "serve",
+    "demo",
+    "train",
+    "evaluate",
+)
 
 _EXTRA_FOR = {"serve": "mcp", "demo": "demo", "video": "video", "live": "video", "batch": "video"}
 

@@ -220,6 +220,60 @@ def validate(samples: list[Sample], predicted: list[str], learned: Sequence[str]
     return metrics
 
 
+@dataclass
+class CrossValidation:
+    """Person-grouped cross-validation: one network per fold, each fitted without that fold's people, and the
+    calibration (temperature, prior offset) fitted on their out-of-fold answers."""
+
+    fold: np.ndarray  # the fold of each row
+    nets: list[Network]
+    temperature: float
+    offset: np.ndarray  # logit offsets over the learned labels (see fit.log_prior)
+    fit: Callable[[np.ndarray], Network]  # fits a network on the rows a mask selects (learned labels only)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Every row answered by the network that never saw its person (uncalibrated, learned labels)."""
+        out = np.zeros((len(x), len(self.offset)))
+        for f, net in enumerate(self.nets):
+            rows = self.fold == f
+            if rows.any():
+                out[rows] = net.logits(x[rows])
+        return out
+
+
+def cross_validate(
+    x: np.ndarray,
+    labels: Sequence[str],
+    folders: Sequence[str],
+    fold: np.ndarray,
+    trained: Sequence[str],
+    settings: FitSettings,
+    folds: int,
+    *,
+    log: Callable[[str], None] = lambda _: None,
+) -> CrossValidation:
+    """Fit one network per fold on the other folds' rows of the learned labels (``trained``); rows of other
+    labels are answered but never fitted. ``fold`` gives each row's fold (:func:`grouped_folds` by person)."""
+    k = len(trained)
+    learned = np.array([label in trained for label in labels])
+    y = np.array([trained.index(label) if label in trained else -1 for label in labels])
+    row_folder = np.asarray(folders)
+
+    def fit(mask: np.ndarray) -> Network:
+        rows = mask & learned
+        weights = folder_weights(row_folder[rows].tolist(), y[rows], settings.folder_balance)
+        return fit_network(x[rows], y[rows], k, settings, sample_weight=weights)
+
+    nets = []
+    for f in range(folds):
+        log(f"fold {f + 1}/{folds}")
+        nets.append(fit(fold != f))
+    offset = log_prior(y[learned], k, settings)
+    cv = CrossValidation(fold=fold, nets=nets, temperature=1.0, offset=offset, fit=fit)
+    cv.temperature = fit_temperature(cv.logits(x)[learned], y[learned], offset)
+    return cv
+
+
 def train(
     folders: Sequence[Path],
     out: Path,
@@ -275,32 +329,21 @@ def train(
     skipped = {k: counts[k] for k in EXPRESSION_LABELS if 0 < counts[k] < min_per_label}
     if skipped:
         log(f"not learned (fewer than {min_per_label} photos): {skipped}")
-    fit_rows = [s for s in with_face if s.label in trained]
-    x = np.stack([s.features for s in fit_rows])
-    y = np.array([trained.index(s.label) for s in fit_rows])
-    k = len(trained)
-    row_folder = np.array([s.folder for s in fit_rows])
-
-    def fit(rows: np.ndarray) -> Network:
-        weights = folder_weights(row_folder[rows].tolist(), y[rows], settings.folder_balance)
-        return fit_network(x[rows], y[rows], k, settings, sample_weight=weights)
-
-    # Person-grouped cross-validation: every photo is answered by a model that never saw its person.
+    x = np.stack([s.features for s in with_face])
     fold = grouped_folds([s.person for s in samples], folds, settings.seed)
     fold_of = {id(s): f for s, f in zip(samples, fold, strict=True)}
-    row_fold = np.array([fold_of[id(s)] for s in fit_rows])
-    oof = np.zeros((len(fit_rows), k))
-    answers: dict[int, np.ndarray] = {}
-    for f in range(folds):
-        log(f"fold {f + 1}/{folds}")
-        train_rows = row_fold != f
-        net = fit(train_rows)
-        oof[~train_rows] = net.logits(x[~train_rows])
-        for s in samples:  # every held-out photo with a face, also those of labels not learned
-            if fold_of[id(s)] == f and s.features is not None:
-                answers[id(s)] = net.logits(s.features[None, :])[0]
-    temperature = fit_temperature(oof, y, log_prior(y, k, settings))
-    offset_all = log_prior(y, k, settings)
+    cv = cross_validate(
+        x,
+        [s.label for s in with_face],
+        [s.folder for s in with_face],
+        np.array([fold_of[id(s)] for s in with_face]),
+        trained,
+        settings,
+        folds,
+        log=log,
+    )
+    answers = dict(zip((id(s) for s in with_face), cv.logits(x), strict=True))
+    temperature, offset_all = cv.temperature, cv.offset
 
     def answer(s: Sample) -> str:
         if s.features is None or not s.usable:
@@ -313,7 +356,7 @@ def train(
     metrics["temperature"] = round(temperature, 4)
     metrics["not_learned"] = skipped
 
-    final = fit(np.ones(len(fit_rows), dtype=bool))
+    final = cv.fit(np.ones(len(x), dtype=bool))
     header = ModelHeader(
         name=name or out.stem,
         feature_version=FEATURE_VERSION,
