@@ -55,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"to this power: 0 counts photos, 1 gives each folder's labels equal say (default {d.folder_balance})",
     )
     p.add_argument(
+        "--no-mirror",
+        action="store_true",
+        help="do not train on the photos' mirror images too (halves the analysis time)",
+    )
+    p.add_argument(
         "--min-per-label", type=int, default=20, help="labels with fewer photos are not learned (default 20)"
     )
     add_perception_arguments(p)
@@ -76,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         prior_strength=args.prior_strength,
         folder_balance=args.folder_balance,
+        mirror=not args.no_mirror,
         seed=args.seed,
     )
     last: dict[str, int] = {}

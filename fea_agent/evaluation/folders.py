@@ -56,6 +56,7 @@ def fold_models(
         trained,
         settings,
         folds,
+        mirrored=[m.features if (m := observations[i].mirrored) is not None else None for i in rows],
         log=log,
     )
     header = model.header.model_copy(
@@ -92,13 +93,17 @@ def evaluate_folders(
     ``pipeline`` is built with ``expression_model=None, reasoner=None`` and the backends the model was trained
     with; ``folds`` None cross-validates by person when a folder is in the model's training data, 0 never,
     k with k folds; ``limit`` takes the first photos of each folder (a quick look)."""
-    observations: list[Observation] = []
-    for folder in folders:
-        samples = read_labels(folder)[:limit]
-        observations += observe(folder, samples, pipeline, model, mirror=mirror, progress=progress)
     seen = sorted(trained_on(model) & {f.name for f in folders})
     if folds is None:
         folds = DEFAULT_FOLDS if seen else 0
+    # The fold models follow the model's recipe, mirror copies included: perceive the mirrors when it has them.
+    recipe_mirror = bool(folds) and FitSettings(**model.header.training.get("settings", {})).mirror
+    observations: list[Observation] = []
+    for folder in folders:
+        samples = read_labels(folder)[:limit]
+        observations += observe(
+            folder, samples, pipeline, model, mirror=mirror or recipe_mirror, progress=progress
+        )
     if folds:
         per_photo = fold_models(model, observations, folds, log)
         protocol = (
@@ -114,7 +119,7 @@ def evaluate_folders(
         Scored(
             o,
             answer(o.view, m, reasoner),
-            answer(o.mirrored, m, reasoner) if o.mirrored is not None else None,
+            answer(o.mirrored, m, reasoner) if mirror and o.mirrored is not None else None,
         )
         for o, m in zip(observations, per_photo, strict=True)
     ]

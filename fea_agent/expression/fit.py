@@ -37,6 +37,9 @@ class FitSettings:
     #: ** folder_balance. 0: as many photos, as much say; 1: a folder's photos of a label weigh as much as
     #: another folder's, however few; 0.5: a small, cleanly labelled set counts more than its size.
     folder_balance: float = 0.5
+    #: Train on each photo's mirror image too (its features measured on the flipped photo): a face and its
+    #: mirror show the same expression, so the answer should not depend on which side moves more.
+    mirror: bool = True
     seed: int = 0
 
 

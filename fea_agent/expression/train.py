@@ -61,6 +61,7 @@ class Sample:
     features: np.ndarray | None = None
     usable: bool = False  # the quality gate passed: the pipeline would answer
     why: str = ""
+    mirrored: np.ndarray | None = None  # the features of its mirror image (training with FitSettings.mirror)
 
 
 @dataclass
@@ -108,9 +109,38 @@ def group_value(column: str, value: str) -> str:
     return value
 
 
-def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progress | None = None) -> None:
-    """Fill each sample's features from the pipeline's analysis of its photo (the largest face), with the
-    appearance backend's embedding when it gives one (:func:`fit_width` makes the rows one width)."""
+def _main_row(analysis: Any) -> tuple[np.ndarray | None, bool, str]:
+    """The largest face's feature row (with the appearance backend's embedding when it gives one; :func:`fit_width`
+    makes the rows one width), whether the quality gate passed it, and why not."""
+    faces = analysis.faces
+    if not faces:
+        return None, False, "no face found"
+    main = max(range(len(faces)), key=lambda j: faces[j].bbox.width * faces[j].bbox.height)
+    look = analysis.appearance[main] if main < len(analysis.appearance) else None
+    embedding = look.features if look is not None else None
+    row = face_features(
+        faces[main],
+        look.probabilities if look is not None else None,
+        embedding,
+        with_embedding=embedding is not None,
+        rgb=analysis.rgb,
+    )
+    if row is None:
+        return None, False, "the landmarker found no face in the crop"
+    return row[0], faces[main].quality.usable, "; ".join(faces[main].quality.issues)
+
+
+def extract(
+    folder: Path,
+    samples: list[Sample],
+    pipeline: Any,
+    progress: Progress | None = None,
+    *,
+    mirror: bool = False,
+) -> None:
+    """Fill each sample's features from the pipeline's analysis of its photo (the largest face) and, with
+    ``mirror``, ``mirrored`` from its horizontal mirror image (a training copy: a face and its mirror show the
+    same expression)."""
     from fea_agent.errors import FEAError
 
     for i, s in enumerate(samples):
@@ -118,27 +148,11 @@ def extract(folder: Path, samples: list[Sample], pipeline: Any, progress: Progre
             analysis = pipeline.run(folder / s.file, reasoner=None)
         except (FEAError, OSError) as exc:
             s.why = str(exc)
-            analysis = None
-        faces = analysis.faces if analysis is not None else []
-        if not faces:
-            s.why = s.why or "no face found"
         else:
-            main = max(range(len(faces)), key=lambda j: faces[j].bbox.width * faces[j].bbox.height)
-            look = analysis.appearance[main] if main < len(analysis.appearance) else None
-            embedding = look.features if look is not None else None
-            row = face_features(
-                faces[main],
-                look.probabilities if look is not None else None,
-                embedding,
-                with_embedding=embedding is not None,
-                rgb=analysis.rgb,
-            )
-            if row is None:
-                s.why = "the landmarker found no face in the crop"
-            else:
-                s.features = row[0]
-                s.usable = faces[main].quality.usable
-                s.why = "; ".join(faces[main].quality.issues)
+            s.features, s.usable, s.why = _main_row(analysis)
+            if mirror and s.features is not None:
+                flipped = pipeline.run(np.ascontiguousarray(analysis.rgb[:, ::-1]), reasoner=None)
+                s.mirrored = _main_row(flipped)[0]
         if progress is not None:
             progress(folder.name, i + 1, len(samples))
 
@@ -250,27 +264,38 @@ def cross_validate(
     settings: FitSettings,
     folds: int,
     *,
+    mirrored: Sequence[np.ndarray | None] | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> CrossValidation:
     """Fit one network per fold on the other folds' rows of the learned labels (``trained``); rows of other
-    labels are answered but never fitted. ``fold`` gives each row's fold (:func:`grouped_folds` by person)."""
+    labels are answered but never fitted. ``fold`` gives each row's fold (:func:`grouped_folds` by person).
+    ``mirrored``: each row's mirror-image features (or None), fitted as more rows of the same person, label and
+    fold when ``settings.mirror``; the answers and the calibration are those of the photos as they are."""
     k = len(trained)
-    learned = np.array([label in trained for label in labels])
-    y = np.array([trained.index(label) if label in trained else -1 for label in labels])
-    row_folder = np.asarray(folders)
+    n = len(x)
+    copies = [i for i, m in enumerate(mirrored or []) if m is not None] if settings.mirror else []
+    extra = [mirrored[i] for i in copies] if mirrored is not None else []
+    x_fit = np.concatenate([x, np.stack(extra)]) if extra else x  # type: ignore[arg-type]
+    index = np.concatenate([np.arange(n), np.asarray(copies, dtype=int)])
+    labels_fit = [labels[i] for i in index]
+    learned = np.array([label in trained for label in labels_fit])
+    y = np.array([trained.index(label) if label in trained else -1 for label in labels_fit])
+    row_folder = np.asarray(folders)[index]
 
     def fit(mask: np.ndarray) -> Network:
-        rows = mask & learned
+        """A network on the photos ``mask`` selects (over the rows of ``x``) and their mirror copies."""
+        rows = mask[index] & learned
         weights = folder_weights(row_folder[rows].tolist(), y[rows], settings.folder_balance)
-        return fit_network(x[rows], y[rows], k, settings, sample_weight=weights)
+        return fit_network(x_fit[rows], y[rows], k, settings, sample_weight=weights)
 
     nets = []
     for f in range(folds):
         log(f"fold {f + 1}/{folds}")
         nets.append(fit(fold != f))
-    offset = log_prior(y[learned], k, settings)
-    cv = CrossValidation(fold=fold, nets=nets, temperature=1.0, offset=offset, fit=fit)
-    cv.temperature = fit_temperature(cv.logits(x)[learned], y[learned], offset)
+    own = learned[:n]
+    offset = log_prior(y[:n][own], k, settings)
+    cv = CrossValidation(fold=np.asarray(fold), nets=nets, temperature=1.0, offset=offset, fit=fit)
+    cv.temperature = fit_temperature(cv.logits(x)[own], y[:n][own], offset)
     return cv
 
 
@@ -306,7 +331,7 @@ def train(
             )
         for folder in folders:
             rows = read_labels(folder)
-            extract(folder, rows, pipeline, progress)
+            extract(folder, rows, pipeline, progress, mirror=settings.mirror)
             samples += rows
     finally:
         if own_pipeline:
@@ -319,6 +344,8 @@ def train(
     for s in samples:
         if s.features is not None:
             s.features = fit_width(s.features, width[embedding])
+        if s.mirrored is not None:
+            s.mirrored = fit_width(s.mirrored, width[embedding])
     with_face = [s for s in samples if s.features is not None]
     counts = Counter(s.label for s in with_face)
     trained = [k for k in EXPRESSION_LABELS if counts[k] >= min_per_label]
@@ -329,7 +356,7 @@ def train(
     skipped = {k: counts[k] for k in EXPRESSION_LABELS if 0 < counts[k] < min_per_label}
     if skipped:
         log(f"not learned (fewer than {min_per_label} photos): {skipped}")
-    x = np.stack([s.features for s in with_face])
+    x = np.stack([s.features for s in with_face if s.features is not None])
     fold = grouped_folds([s.person for s in samples], folds, settings.seed)
     fold_of = {id(s): f for s, f in zip(samples, fold, strict=True)}
     cv = cross_validate(
@@ -340,6 +367,7 @@ def train(
         trained,
         settings,
         folds,
+        mirrored=[s.mirrored for s in with_face],
         log=log,
     )
     answers = dict(zip((id(s) for s in with_face), cv.logits(x), strict=True))

