@@ -105,6 +105,14 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
             models=("fer",),
         ),
         BackendSpec(
+            "appearance",
+            "faceapi",
+            "face-api.js FaceExpressionNet (7 expressions, MIT) in numpy: dense depthwise-separable blocks on "
+            "the 112x112 RGB face",
+            "fea_agent.perception.faceapi:load_faceapi",
+            models=("faceapi_expression_manifest", "faceapi_expression"),
+        ),
+        BackendSpec(
             "action_units",
             "openface3",
             "OpenFace 3.0's multitask model (EfficientNet-B0 on the face crop): 8 AUs (DISFA's AU01 AU02 AU04 "

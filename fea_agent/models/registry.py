@@ -72,6 +72,9 @@ class ModelSpec:
         return "no upstream checksum: sha256 recorded on first use"
 
 
+#: The face-api.js commit whose ``weights/`` the expression net's files come from.
+FACEAPI_COMMIT = "a86f011d72124e5fb93e59d5c4ab98f699dd5c9c"
+
 #: Where the default pipeline's files ship, relative to ``fea_agent/`` (with ``SOURCES.md`` and licences).
 PACKAGED = "models/files"
 
@@ -110,6 +113,34 @@ MODELS: dict[str, ModelSpec] = {
             size=93_160,
             licence="MIT",
             description="FER2013 mini-Xception expression CNN (7 classes), LiteRT",
+        ),
+        *(
+            ModelSpec(
+                name=name,
+                filename=f"face-api.js/{file}",
+                url=f"https://github.com/justadudewhohacks/face-api.js/raw/{FACEAPI_COMMIT}/weights/{file}",
+                sha256=sha256,
+                size=size,
+                licence="MIT",
+                description=f"face-api.js FaceExpressionNet (7 expressions, 112x112 RGB), TF.js {what}",
+                backend="faceapi",
+            )
+            for name, file, sha256, size, what in (
+                (
+                    "faceapi_expression_manifest",
+                    "face_expression_model-weights_manifest.json",
+                    "960cbe959fe0328965dd18662d839f197df6e27607da4f726cd0c826e47fc936",
+                    6_384,
+                    "weights manifest",
+                ),
+                (
+                    "faceapi_expression",
+                    "face_expression_model-shard1",
+                    "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+                    329_468,
+                    "weights (uint8-quantised)",
+                ),
+            )
         ),
         ModelSpec(
             name="expression",
