@@ -436,6 +436,14 @@ class FaceSummary(_Model):
     last_s: float = Field(description="Last time seen, seconds.")
     dominant_expression: str = Field(description="The label this face showed in the most frames.")
     expression_share: dict[str, float] = Field(description="Label -> share of this face's frames, 0-1.")
+    uncertain_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of this face's frames whose answer fell below the min_confidence asked for "
+        "(uncertain between two labels, so counted in no label's share and in no expression episode); 0 "
+        "without a bar.",
+    )
     mean_expression: dict[str, float] = Field(description="Label -> mean probability over the frames, 0-1.")
     expression_peaks: dict[str, Peak] = Field(description="Label -> its most probable frame.")
     au_activation: dict[str, float] = Field(description="AU -> share of frames where it is present, 0-1.")

@@ -125,3 +125,129 @@ def test_the_json_schema_names_the_field():
         field = defs[model]["properties"]["uncertain_between"]
         assert "uncertain between" in field["description"]
     assert PipelineOptions.model_json_schema()["properties"]["min_confidence"]["anyOf"][0]["maximum"] == 1
+
+
+# -- the interfaces ------------------------------------------------------------------------------------------
+
+
+def test_readable_text_and_caption_say_uncertain(pipeline):
+    from fea_agent.render import face_caption, format_result
+
+    result = pipeline.run(NEUTRAL_FACE, min_confidence=0.99).result
+    face = result.faces[0]
+    a, b = face.uncertain_between
+    p = face.expression.probabilities
+    text = format_result(result)
+    assert f"expression: uncertain between {a} ({p[a]:.0%}) and {b} ({p[b]:.0%})" in text
+    assert face.reasoning.text in text
+    assert face_caption(face)[0] == f"uncertain: {a}/{b}"
+
+
+def test_tools_take_min_confidence_and_say_uncertain_between(pipeline):
+    from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext
+    from fea_agent.agent_tools.text import render_output
+
+    ctx = ToolContext(pipeline, ImagePolicy.allowing(NEUTRAL_FACE.parent))
+    for name in ("analyze_face", "classify_expression", "explain_emotion", "analyze_video"):
+        field = TOOL_SPECS[name].input_model.model_json_schema()["properties"]["min_confidence"]
+        assert "uncertain between" in field["description"].lower(), name
+    classified = TOOL_SPECS["classify_expression"].run(
+        ctx, {"image": str(NEUTRAL_FACE), "min_confidence": 0.99}
+    )
+    face = classified.faces[0]
+    for view in (face.fused, face.appearance):
+        assert view is not None and view.label is None and view.uncertain_between is not None
+    a, b = face.fused.uncertain_between
+    assert f"uncertain between {a} and {b}" in render_output(classified)
+    explained = TOOL_SPECS["explain_emotion"].run(ctx, {"image": str(NEUTRAL_FACE), "min_confidence": 0.99})
+    reasoning = explained.faces[0].reasoning
+    assert reasoning.uncertain_between == (a, b) and reasoning.text.startswith(f"Uncertain between {a} (")
+    assert render_output(explained).startswith("face 0 (box")
+    assert f"uncertain between {a} and {b} (confidence" in render_output(explained)
+    # From given AUs too: a smile's AUs alone are happiness, but not at 99.99%.
+    from_aus = TOOL_SPECS["explain_emotion"].run(ctx, {"action_units": ["AU12"], "min_confidence": 0.9999})
+    assert from_aus.faces[0].reasoning.uncertain_between is not None
+    # Without the argument the answer is today's.
+    plain = TOOL_SPECS["classify_expression"].run(ctx, {"image": str(NEUTRAL_FACE)})
+    assert plain.faces[0].fused.label == "neutral" and plain.faces[0].fused.uncertain_between is None
+
+
+def test_a_tool_refuses_an_out_of_range_bar(pipeline):
+    from fea_agent.agent_tools import TOOL_SPECS, ImagePolicy, ToolContext
+
+    ctx = ToolContext(pipeline, ImagePolicy.allowing(NEUTRAL_FACE.parent))
+    with pytest.raises(InvalidInputError, match="min_confidence"):
+        TOOL_SPECS["analyze_face"].run(ctx, {"image": str(NEUTRAL_FACE), "min_confidence": 2})
+
+
+def test_an_uncertain_stretch_is_no_episode_and_counts_apart(pipeline):
+    from fea_agent.video.summary import summarize
+    from fea_agent.video.timeline import timeline_text
+
+    happy = pipeline.run(ASTRONAUT).result.faces[0]
+    plain = pipeline.run(NEUTRAL_FACE).result.faces[0]
+    uncertain = pipeline.run(NEUTRAL_FACE, min_confidence=0.99).result.faces[0]
+    fps = 24
+
+    def clip(middle):
+        faces = [happy] * fps + [middle] * fps + [happy] * fps
+        for i, face in enumerate(faces):
+            yield ImageResult(
+                image={"width": 512, "height": 512},
+                faces=[face.model_copy(update={"face_id": 0})],
+                frame_index=i,
+                timestamp_s=i / fps,
+            )
+
+    def expressions(summary):
+        return [e.label for e in summary.faces[0].episodes if e.kind == "expression"]
+
+    assert expressions(summarize(clip(plain))) == ["happiness", "neutral", "happiness"]
+    summary = summarize(clip(uncertain))
+    assert expressions(summary) == ["happiness", "happiness"]
+    face = summary.faces[0]
+    assert face.uncertain_share == pytest.approx(1 / 3, abs=1e-3)
+    assert face.expression_share == {"happiness": pytest.approx(2 / 3, abs=1e-3)}
+    assert face.dominant_expression == "happiness"
+    assert "uncertain in 33% of its frames" in timeline_text(summary)
+
+
+def _fea(*args: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "fea_agent", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+
+
+def test_cli_flag(tmp_path):
+    import json
+
+    proc = _fea("analyze", "--json", "--min-confidence", "0.99", str(NEUTRAL_FACE), str(ASTRONAUT))
+    assert proc.returncode == 0, proc.stderr
+    neutral, smiling = (r["faces"][0] for r in json.loads(proc.stdout))
+    assert neutral["expression"]["label"] is None and neutral["reasoning"]["label"] == "abstain"
+    a, b = neutral["expression"]["uncertain_between"]
+    assert neutral["reasoning"]["uncertain_between"] == [a, b]
+    assert neutral["reasoning"]["text"].startswith(f"Uncertain between {a} (")
+    assert (
+        smiling["expression"]["label"] == "happiness" and smiling["expression"]["uncertain_between"] is None
+    )
+    text = _fea("analyze", "--min-confidence", "0.99", str(NEUTRAL_FACE))
+    assert f"expression: uncertain between {a} (" in text.stdout
+    bad = _fea("analyze", "--min-confidence", "1.5", str(NEUTRAL_FACE))
+    assert bad.returncode == 2 and "--min-confidence: must be a number from 0 to 1, got '1.5'" in bad.stderr
+
+
+def test_table_rows_leave_the_expression_empty_and_keep_the_probabilities(pipeline):
+    from fea_agent.video.dataframe import frame_rows
+
+    (row,) = frame_rows(pipeline.run(NEUTRAL_FACE, min_confidence=0.99).result)
+    assert "expression" not in row and row["reasoning"].startswith("Uncertain between ")
+    assert row["neutral"] == pipeline.run(NEUTRAL_FACE).result.faces[0].expression.probabilities["neutral"]

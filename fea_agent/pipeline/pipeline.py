@@ -189,6 +189,7 @@ class FEAPipeline:
         progress: Progress | None = None,
         detect_every_s: float = DETECT_EVERY_S,
         lost_timeout_s: float = LOST_TIMEOUT_S,
+        min_confidence: Any = USE_PIPELINE,
     ) -> Iterator[ImageResult]:
         """Analyse a stream of frames lazily: one :class:`ImageResult` per frame, with ``frame_index``,
         ``timestamp_s`` and a ``face_id`` on each face that stays the same while the face stays in view.
@@ -205,8 +206,14 @@ class FEAPipeline:
             progress: called as ``progress(done_frames, total_frames_or_None)`` after each frame.
             detect_every_s: with tracking, run the detector at least this often (seconds) to find new faces.
             lost_timeout_s: a face unseen for longer than this gets a new ``face_id`` when it comes back.
+            min_confidence: the confidence bar for this stream (default the options'), as in :meth:`run`.
         """
         alpha = smoothing_weight(smooth)
+        bar = (
+            self.options.min_confidence
+            if min_confidence is USE_PIPELINE
+            else check_min_confidence(min_confidence)
+        )
         faces = VideoFaces(
             self.landmarks,
             max_faces=self.options.max_faces,
@@ -217,10 +224,10 @@ class FEAPipeline:
             detect_every_s=detect_every_s,
             lost_timeout_s=lost_timeout_s,
         )
-        return self._video(frames, faces, progress)
+        return self._video(frames, faces, progress, bar)
 
     def _video(
-        self, frames: FrameSource, faces: VideoFaces, progress: Progress | None
+        self, frames: FrameSource, faces: VideoFaces, progress: Progress | None, min_confidence: float | None
     ) -> Iterator[ImageResult]:
         total = frames.expected_frames
         # A file's next frame is decoded already, so trackers can start on it early; a live source's is not.
@@ -232,6 +239,7 @@ class FEAPipeline:
                     frame_index=frame.index,
                     timestamp_s=round(frame.timestamp_s, 4),
                 )
+                analysis.min_confidence = min_confidence
                 with self._lock:
                     located = faces.locate(
                         analysis,
