@@ -251,3 +251,12 @@ def test_table_rows_leave_the_expression_empty_and_keep_the_probabilities(pipeli
     (row,) = frame_rows(pipeline.run(NEUTRAL_FACE, min_confidence=0.99).result)
     assert "expression" not in row and row["reasoning"].startswith("Uncertain between ")
     assert row["neutral"] == pipeline.run(NEUTRAL_FACE).result.faces[0].expression.probabilities["neutral"]
+
+
+def test_the_live_line_says_uncertain(pipeline):
+    from fea_agent.video.live import frame_line
+
+    result = pipeline.run(NEUTRAL_FACE, min_confidence=0.99).result
+    a, b = result.faces[0].uncertain_between
+    line = frame_line(result.model_copy(update={"frame_index": 0}))
+    assert f"face 0: uncertain between {a} " in line and f" and {b} " in line
