@@ -260,3 +260,21 @@ def test_the_live_line_says_uncertain(pipeline):
     a, b = result.faces[0].uncertain_between
     line = frame_line(result.model_copy(update={"frame_index": 0}))
     assert f"face 0: uncertain between {a} " in line and f" and {b} " in line
+
+
+def test_a_generative_reasoners_answer_is_withheld_the_same_way(pipeline):
+    from fea_agent.pipeline.confidence import withhold
+    from fea_agent.reasoning.prompting import apply_answer, parse_answer
+
+    face = pipeline.run(ASTRONAUT, reasoner=None).result.faces[0]
+    # A VLM that gives no token probabilities: its confidence is recorded as 0.5, "not calibrated".
+    answered = apply_answer(
+        face, parse_answer("Happiness. The lip corners rise (AU12)."), confidence=None, reasoner="vlm"
+    )
+    assert answered.label == "happiness" and answered.confidence == 0.5
+    assert withhold(answered, 0.5) is answered
+    uncertain = withhold(answered, 0.6)
+    assert uncertain.label is None and uncertain.reasoning.reasoner == "vlm"
+    assert uncertain.uncertain_between[0] == "happiness"
+    assert uncertain.reasoning.text.startswith("Uncertain between happiness (50%) and ")
+    assert "Happiness." not in uncertain.reasoning.text
