@@ -138,10 +138,13 @@ class Expression(_Model):
     """An expression label with its distribution over the label set."""
 
     label: ExpressionLabel | None = Field(
-        description="The expression; None when the face cannot be read reliably (the quality issues say why)."
+        description="The expression; None when the face cannot be read reliably (the quality issues say why) "
+        "or when the answer is less confident than the min_confidence asked for (then uncertain_between "
+        "names the two most probable labels)."
     )
     probabilities: dict[str, float] = Field(
-        description="Label -> probability, summing to 1; empty when the face cannot be read."
+        description="Label -> probability, summing to 1; empty when the face cannot be read (kept when the "
+        "answer is only uncertain)."
     )
     source: Literal["appearance", "action_units", "fused"] = Field(
         "appearance",
@@ -153,6 +156,19 @@ class Expression(_Model):
         description="The expression model that made a fused answer: a shipped model's registry name, or the "
         "path given to --expression-model.",
     )
+    uncertain_between: tuple[ExpressionLabel, ExpressionLabel] | None = Field(
+        None,
+        description="Set only when a min_confidence was asked for and this face's answer is less confident: "
+        "the two most probable labels, most probable first. Then label is None and no single expression "
+        "may be claimed for the face: report it as 'uncertain between' these two, with their probabilities. "
+        "None when the expression is named (or the face cannot be read at all).",
+    )
+
+    @property
+    def top_two(self) -> tuple[str, str] | None:
+        """The two most probable labels, most probable first (None with fewer than two probabilities)."""
+        ranked = sorted(self.probabilities, key=lambda k: -self.probabilities[k])
+        return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
 
     @classmethod
     def from_probabilities(
@@ -228,18 +244,35 @@ class Reasoning(_Model):
     """The reasoner's answer: label first, then a description grounded in facial actions."""
 
     label: ExpressionLabel | Literal["abstain", "unknown"] = Field(
-        description="Expression label; 'abstain' when the face is not usable; 'unknown' when a generative "
-        "reasoner's answer named no expression (the measured expression then stands)."
+        description="Expression label; 'abstain' when the face is not usable, or when its answer is less "
+        "confident than the min_confidence asked for (then uncertain_between is set); 'unknown' when a "
+        "generative reasoner's answer named no expression (the measured expression then stands)."
     )
-    text: str = Field(description="'<Label>. <description grounded in the AUs>' (FEALLM's answer form).")
-    confidence: float = Field(ge=0, le=1)
+    text: str = Field(
+        description="'<Label>. <description grounded in the AUs>' (FEALLM's answer form); 'Uncertain between "
+        "<X> (<p>%) and <Y> (<q>%). ...' when below min_confidence; 'Abstain. <why>' for an unusable face."
+    )
+    confidence: float = Field(
+        ge=0,
+        le=1,
+        description="The answer's confidence, 0-1: the label's probability, lowered for a turned or small "
+        "face. For an uncertain answer, the confidence that fell short of min_confidence; 0 for an unusable "
+        "face.",
+    )
     evidence: list[AUEvidence] = Field(default_factory=list)
     agreement: Agreement = Field(default_factory=Agreement)
     reasoner: str = Field("facs", description="Which backend produced this answer.")
+    uncertain_between: tuple[ExpressionLabel, ExpressionLabel] | None = Field(
+        None,
+        description="Set only when the answer fell short of the min_confidence asked for: the two most "
+        "probable labels, most probable first (label is then 'abstain'). Report the face as uncertain "
+        "between them, never as one of them.",
+    )
 
     @property
     def abstained(self) -> bool:
-        """True when the reasoner declined to label the face (``label == 'abstain'``)."""
+        """True when the reasoner declined to label the face (``label == 'abstain'``): the face cannot be read,
+        or its answer is uncertain (:attr:`uncertain_between`)."""
         return self.label == ABSTAIN
 
     @classmethod
@@ -294,7 +327,8 @@ class Face(_Model):
     @property
     def label(self) -> str | None:
         """The face's answer: the reasoner's label, else the appearance label; None when the reasoner
-        abstained or nothing classified the face."""
+        abstained (an unreadable face, or an answer below ``min_confidence``: see :attr:`uncertain_between`)
+        or nothing classified the face."""
         if self.reasoning is not None and self.reasoning.label != UNKNOWN:
             return None if self.reasoning.abstained else self.reasoning.label
         return self.expression.label if self.expression is not None else None
@@ -307,6 +341,13 @@ class Face(_Model):
         if self.expression is not None and self.expression.label is not None:
             return self.expression.probabilities.get(self.expression.label)
         return None
+
+    @property
+    def uncertain_between(self) -> tuple[str, str] | None:
+        """The two labels the face's answer is uncertain between (below ``min_confidence``), or None."""
+        if self.reasoning is not None and self.reasoning.uncertain_between is not None:
+            return self.reasoning.uncertain_between
+        return self.expression.uncertain_between if self.expression is not None else None
 
     def au(self, code: str) -> ActionUnit | None:
         """The AU with this code (``'AU12'`` or ``'12'``), or None."""
@@ -395,6 +436,14 @@ class FaceSummary(_Model):
     last_s: float = Field(description="Last time seen, seconds.")
     dominant_expression: str = Field(description="The label this face showed in the most frames.")
     expression_share: dict[str, float] = Field(description="Label -> share of this face's frames, 0-1.")
+    uncertain_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of this face's frames whose answer fell below the min_confidence asked for "
+        "(uncertain between two labels, so counted in no label's share and in no expression episode); 0 "
+        "without a bar.",
+    )
     mean_expression: dict[str, float] = Field(description="Label -> mean probability over the frames, 0-1.")
     expression_peaks: dict[str, Peak] = Field(description="Label -> its most probable frame.")
     au_activation: dict[str, float] = Field(description="AU -> share of frames where it is present, 0-1.")

@@ -64,6 +64,23 @@ def test_astronaut_is_happiness_with_cited_aus_and_no_upload_kept(client, astron
     print(f"astronaut via gradio_client (base64 + analysis + answer): {elapsed:.2f} s")
 
 
+def test_min_confidence_through_the_demo_endpoint_and_on_the_page(client, pipeline):
+    from fea_agent.demo import views
+
+    answer = json.loads(
+        client.predict(image=_b64(NEUTRAL_FACE), min_confidence=0.99, api_name="/analyze_face")
+    )
+    face = answer["faces"][0]
+    assert face["expression"]["label"] is None and face["reasoning"]["label"] == "abstain"
+    a, b = face["expression"]["uncertain_between"]
+    assert face["reasoning"]["text"].startswith(f"Uncertain between {a} (")
+    # The page: headline and face list say uncertain between the two, and name neither as the answer.
+    result = pipeline.run(NEUTRAL_FACE, min_confidence=0.99).result
+    headline = views.headline_html(result.faces[0], 0, 1)
+    assert f"Uncertain: {a} or {b}" in headline and "neither is named" in headline
+    assert views.face_choices(result) == [(f"Face 1: uncertain ({a}/{b})", 0)]
+
+
 def test_photo_without_a_face_gives_an_empty_list(client):
     assert _analyze(client, NO_FACE)["faces"] == []
 

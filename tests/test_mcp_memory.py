@@ -91,6 +91,35 @@ async def test_errors_come_back_as_results_and_the_server_keeps_serving(runtime:
     assert [c.type for c in good.content] == ["text"]
 
 
+async def test_min_confidence_makes_a_close_call_uncertain_between_two_labels(runtime: Runtime):
+    from conftest import NEUTRAL_FACE
+
+    image = base64.b64encode(NEUTRAL_FACE.read_bytes()).decode()
+    async with _session(runtime) as client:
+        schema = {t.name: t.inputSchema for t in (await client.list_tools()).tools}
+        classified = await client.call_tool("classify_expression", {"image": image, "min_confidence": 0.99})
+        analysed = await client.call_tool(
+            "analyze_face", {"image": image, "min_confidence": 0.99, "annotate": False}
+        )
+        plain = await client.call_tool("classify_expression", {"image": image})
+        bad = await client.call_tool("classify_expression", {"image": image, "min_confidence": 1.5})
+    for tool in ("analyze_face", "classify_expression", "explain_emotion", "analyze_video"):
+        assert "min_confidence" in schema[tool]["properties"], tool
+    assert not classified.isError and not analysed.isError
+    fused = classified.structuredContent["faces"][0]["fused"]
+    assert fused["label"] is None
+    a, b = fused["uncertain_between"]
+    assert f"uncertain between {a} and {b}" in classified.content[0].text
+    face = analysed.structuredContent["faces"][0]
+    assert face["expression"]["uncertain_between"] == [a, b] == face["reasoning"]["uncertain_between"]
+    assert face["reasoning"]["label"] == "abstain"
+    p = face["expression"]["probabilities"]
+    assert f"uncertain between {a} ({p[a]:.0%}) and {b} ({p[b]:.0%})" in analysed.content[0].text
+    assert face["reasoning"]["text"].startswith(f"Uncertain between {a} (")
+    assert plain.structuredContent["faces"][0]["fused"]["label"] == "neutral"
+    assert bad.isError and "min_confidence" in bad.content[0].text
+
+
 async def test_concurrent_calls_all_succeed(runtime: Runtime, astronaut_b64: str):
     labels: list[str] = []
     async with _session(runtime) as client:

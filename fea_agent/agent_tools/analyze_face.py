@@ -10,7 +10,7 @@ from fea_agent.agent_tools.spec import (
     PERCEPTION,
     REASONING,
     EncodedImage,
-    ImageToolInput,
+    ExpressionToolInput,
     ToolContext,
     ToolResult,
     ToolSpec,
@@ -26,11 +26,12 @@ DESCRIPTION = (
     "facial actions behind it (e.g. 'Happiness. ... raised cheeks (AU06), lip corners pulled up "
     "(AU12)'). Also returns an annotated picture. Use this when asked how someone feels or what "
     "a face expresses. Check each face's quality.usable: when false the reasoning abstains and "
-    "says why."
+    "says why. With min_confidence, a face below it is 'uncertain between' two labels (expression.label null, "
+    "expression.uncertain_between the two): report it so."
 )
 
 
-class AnalyzeFaceInput(ImageToolInput):
+class AnalyzeFaceInput(ExpressionToolInput):
     annotate: bool = Field(
         True,
         description="Also return a picture with each face's box, label and strongest action units drawn.",
@@ -46,7 +47,7 @@ class FaceAnalysis(ImageResult):
 
 
 def analyze_face(ctx: ToolContext, args: AnalyzeFaceInput) -> ToolResult:
-    analysis = run_image(ctx, args.image, args.max_faces, reason=True)
+    analysis = run_image(ctx, args.image, args.max_faces, reason=True, min_confidence=args.min_confidence)
     result = analysis.result
     faces = result.faces
     # Drop the bulky fields before the output is built: they are most of its bytes and its copying cost.

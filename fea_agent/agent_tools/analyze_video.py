@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from fea_agent.agent_tools.image_input import resolve_path
 from fea_agent.agent_tools.spec import EncodedImage, ToolContext, ToolInput, ToolResult, ToolSpec
+from fea_agent.pipeline import USE_PIPELINE
 from fea_agent.results import VideoSummary
 
 DESCRIPTION = (
@@ -38,6 +39,15 @@ class AnalyzeVideoInput(ToolInput):
         False,
         description="Also return the timeline as a PNG chart (an image; off by default to save tokens).",
     )
+    min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Count a frame as showing an expression only when its answer's confidence (0-1) reaches "
+        "this; frames below it are uncertain between their two most probable labels (no label: they start no "
+        "expression episode and count in uncertain_share, not in expression_share). Omit for the server's "
+        "default (usually no bar).",
+    )
 
     @field_validator("focus")
     @classmethod
@@ -66,7 +76,12 @@ def analyze_video(ctx: ToolContext, args: AnalyzeVideoInput) -> ToolResult:
 
     path = resolve_path(args.video, ctx.policy, what="video")
     frames = ctx.pipeline.analyze_video(
-        path, stride=args.stride, max_frames=args.max_frames, tracking=args.tracking, progress=ctx.progress
+        path,
+        stride=args.stride,
+        max_frames=args.max_frames,
+        tracking=args.tracking,
+        progress=ctx.progress,
+        min_confidence=USE_PIPELINE if args.min_confidence is None else args.min_confidence,
     )
     # Each frame's result is folded into the summary and dropped: memory stays flat however long the video.
     summarizer = Summarizer()

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from fea_agent.agent_tools.spec import (
     IMAGE_DESCRIPTION,
+    MIN_CONFIDENCE_DESCRIPTION,
     REASONING,
     ToolContext,
     ToolInput,
@@ -16,6 +17,7 @@ from fea_agent.agent_tools.spec import (
 from fea_agent.backends.registry import spec as backend_spec
 from fea_agent.errors import BackendUnavailableError, InvalidInputError
 from fea_agent.pipeline import MAX_FACES
+from fea_agent.pipeline.confidence import withhold
 from fea_agent.results import (
     EXPRESSION_LABELS,
     PRESENCE,
@@ -30,7 +32,8 @@ from fea_agent.results import (
 DESCRIPTION = (
     "Explain which emotion a face shows and why, grounded in facial action units: the answer "
     "states the label first, then the facial actions that support or contradict it, and says "
-    "when the evidence is ambiguous or mixed. Give either an image, or action units you already "
+    "when the evidence is ambiguous or mixed (or, below min_confidence, that it is uncertain "
+    "between two labels, naming neither). Give either an image, or action units you already "
     "have (e.g. from detect_action_units), optionally with appearance probabilities to fuse with"
     " them."
 )
@@ -65,6 +68,7 @@ class ExplainEmotionInput(ToolInput):
     max_faces: int | None = Field(
         None, ge=1, description=f"With an image: explain at most this many faces (default {MAX_FACES})."
     )
+    min_confidence: float | None = Field(None, ge=0, le=1, description=MIN_CONFIDENCE_DESCRIPTION)
 
 
 class FaceExplanation(BaseModel):
@@ -133,7 +137,8 @@ def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> ToolResult:
             "use classify_expression or detect_action_units, or start the server with a reasoner"
         )
     if args.image is not None:
-        faces = run_image(ctx, args.image, args.max_faces, reason=True).result.faces
+        analysis = run_image(ctx, args.image, args.max_faces, reason=True, min_confidence=args.min_confidence)
+        faces = analysis.result.faces
         explained = [
             FaceExplanation(bbox=f.bbox, expression=f.expression, reasoning=f.reasoning)
             for f in faces
@@ -167,6 +172,8 @@ def explain_emotion(ctx: ToolContext, args: ExplainEmotionInput) -> ToolResult:
             "needs image=...; explaining from action_units alone needs a server with the 'facs' reasoner"
         )
     (reasoned,) = reasoner.reason([face], None)
+    bar = ctx.pipeline.options.min_confidence if args.min_confidence is None else args.min_confidence
+    reasoned = withhold(reasoned, bar)
     assert reasoned.reasoning is not None  # a usable face with AUs is always explained
     answer = FaceExplanation(bbox=None, expression=reasoned.expression, reasoning=reasoned.reasoning)
     return ToolResult(EmotionExplanation(source="action_units", faces=[answer], note=AUS_ONLY_NOTE))

@@ -34,6 +34,15 @@ IMAGE_DESCRIPTION = (
     "server's current folder (when that is allowed), then in each allowed directory."
 )
 
+MIN_CONFIDENCE_DESCRIPTION = (
+    "Answer only above this confidence, 0-1 (e.g. 0.6). A face whose expression is less confident is "
+    "returned as uncertain between its two most probable labels: expression.label is null, "
+    "expression.uncertain_between names the two (most probable first), the probabilities are kept, and the "
+    "reasoning says 'Uncertain between X (p%) and Y (q%)'. Report such a face as uncertain between the two, "
+    "never as one of them. 0 always names the most probable label; omit it for the server's default "
+    "(usually no bar)."
+)
+
 ProgressCallback = Callable[[int, "int | None"], None]
 
 
@@ -135,9 +144,27 @@ class ImageToolInput(ToolInput):
     )
 
 
-def run_image(ctx: ToolContext, image: str, max_faces: int | None, *, reason: bool) -> Analysis:
-    """The pipeline's one analysis path on a tool's ``image`` argument (reasoning only when asked)."""
+class ExpressionToolInput(ImageToolInput):
+    """The arguments of a tool that names each face's expression: a photo, and the confidence to name it at."""
+
+    min_confidence: float | None = Field(None, ge=0, le=1, description=MIN_CONFIDENCE_DESCRIPTION)
+
+
+def run_image(
+    ctx: ToolContext,
+    image: str,
+    max_faces: int | None,
+    *,
+    reason: bool,
+    min_confidence: float | None = None,
+) -> Analysis:
+    """The pipeline's one analysis path on a tool's ``image`` argument (reasoning only when asked);
+    ``min_confidence`` None keeps the pipeline's own bar."""
     resolved = resolve_image(image, ctx.policy)
     return ctx.pipeline.run(
-        resolved.data, source=resolved.source, max_faces=max_faces, reasoner=USE_PIPELINE if reason else None
+        resolved.data,
+        source=resolved.source,
+        max_faces=max_faces,
+        reasoner=USE_PIPELINE if reason else None,
+        min_confidence=USE_PIPELINE if min_confidence is None else min_confidence,
     )

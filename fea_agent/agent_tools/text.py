@@ -32,9 +32,13 @@ def _box(b: BoundingBox) -> str:
 
 def _top(expression: Expression, n: int = 3) -> str:
     probs = sorted(expression.probabilities.items(), key=lambda kv: -kv[1])[:n]
+    spread = "(" + ", ".join(f"{k} {v:.0%}" for k, v in probs) + ")"
+    if expression.uncertain_between is not None:
+        a, b = expression.uncertain_between
+        return f"uncertain between {a} and {b}, below the confidence asked for; no label {spread}"
     if expression.label is None:
         return "none (the face cannot be read reliably)"
-    return f"{expression.label} (" + ", ".join(f"{k} {v:.0%}" for k, v in probs) + ")"
+    return f"{expression.label} {spread}"
 
 
 def _issues(quality: FaceQuality) -> list[str]:
@@ -91,7 +95,12 @@ def _explanation(out: EmotionExplanation) -> str:
     for i, f in enumerate(out.faces):
         where = f" ({_box(f.bbox)})" if f.bbox is not None else " (from the given action units)"
         r = f.reasoning
-        lines.append(f"face {i}{where}: {r.label}, confidence {r.confidence:.0%}")
+        if r.uncertain_between is not None:
+            a, b = r.uncertain_between
+            head = f"uncertain between {a} and {b} (confidence {r.confidence:.0%}, below the bar asked for)"
+        else:
+            head = f"{r.label}, confidence {r.confidence:.0%}"
+        lines.append(f"face {i}{where}: {head}")
         lines.append(f"  {r.text}")
         if f.expression is not None:
             lines.append(f"  distribution: {_top(f.expression, 4)}")

@@ -1,5 +1,5 @@
 """The pipeline's options as command-line flags, defined once for analyze, video, batch, live, serve, demo and
-train.
+train (``--min-confidence`` among them: every command that analyses takes it).
 
 One flag per stage names its backend (``--detector``, ``--landmarks``, ``--action-units``, ``--appearance``,
 ``--reasoner``); the choices come from the backend registry, so a new backend is a new choice everywhere.
@@ -33,9 +33,20 @@ def add_perception_arguments(parser: argparse.ArgumentParser) -> argparse._Argum
     return group
 
 
+def _confidence(text: str) -> float:
+    """``--min-confidence``'s type: a number from 0 to 1, or argparse's usage error saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also False for NaN
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
+    return value
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """The per-stage backend flags, ``--reasoner-option KEY=VALUE`` (repeatable), ``--max-faces``,
-    ``--expression-model`` and ``--model-dir``."""
+    ``--expression-model``, ``--min-confidence`` and ``--model-dir``."""
     group = add_perception_arguments(parser)
     _add_stage_flags(group, _REASONER_FLAGS)
     group.add_argument(
@@ -58,6 +69,14 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the learned expression model: default (shipped), a file written by `fea-agent train`, or none "
         "for the appearance classifier's label",
+    )
+    group.add_argument(
+        "--min-confidence",
+        type=_confidence,
+        default=None,
+        metavar="P",
+        help="name a face's expression only when the answer's confidence reaches P (0-1); below it the face "
+        "is 'uncertain between' its two most probable labels (default: always name the most probable)",
     )
 
 
@@ -98,4 +117,6 @@ def pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
     out["expression_model"] = None if args.expression_model in ("none", "") else args.expression_model
     if args.max_faces is not None:
         out["max_faces"] = args.max_faces
+    if args.min_confidence is not None:
+        out["min_confidence"] = args.min_confidence
     return out

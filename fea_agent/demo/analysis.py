@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 
@@ -62,6 +63,11 @@ def decode(data: bytes, name: str, pipeline: FEAPipeline) -> LoadedImage:
     return load_image(data, source=name, max_pixels=pipeline.options.max_pixels)
 
 
-def analyze(pipeline: FEAPipeline, loaded: LoadedImage, reasoner: Reasoner | None) -> ImageResult:
-    """Analyse with the pipeline; a reasoner other than the pipeline's own replaces its reasoning stage."""
-    return pipeline.run(loaded, reasoner=reasoner if reasoner is not None else USE_PIPELINE).result
+def analyze(
+    pipeline: FEAPipeline, loaded: LoadedImage, reasoner: Reasoner | None, min_confidence: Any = USE_PIPELINE
+) -> ImageResult:
+    """Analyse with the pipeline; a reasoner other than the pipeline's own replaces its reasoning stage, and
+    ``min_confidence`` (the page's slider; 0: always answer) its confidence bar."""
+    return pipeline.run(
+        loaded, reasoner=reasoner if reasoner is not None else USE_PIPELINE, min_confidence=min_confidence
+    ).result

@@ -96,6 +96,15 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 label="Reasoner",
                 info="How the expression is explained from the facial actions.",
             )
+            confidence = gr.Slider(
+                0,
+                1,
+                value=pipeline.options.min_confidence or 0.0,
+                step=0.05,
+                label="Answer only above this confidence",
+                info="Below it a face is 'uncertain between' its two most likely expressions. 0: always answer.",
+                elem_id="fea-min-confidence",
+            )
             photo = gr.HTML(views.placeholder("The annotated photo appears here."), elem_id="fea-photo")
             gr.HTML(views.reasoners_html(reasoners.unavailable))
         with gr.Column(scale=6):
@@ -139,7 +148,9 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
                 raw = gr.JSON(label="ImageResult")
     view_outputs = [photo, headline, au_plot, expr_plot, reasoning, pose, raw]
 
-    def on_image(payload: Any, reasoner_name: str | None, show_landmarks: bool) -> tuple[Any, ...]:
+    def on_image(
+        payload: Any, reasoner_name: str | None, show_landmarks: bool, bar: float
+    ) -> tuple[Any, ...]:
         ref = upload_ref(payload)
         if ref is None:  # the visitor cleared the input: what was analysed stays on the page
             return (gr.skip(),) * (3 + len(view_outputs))
@@ -148,7 +159,7 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
             assert upload is not None
             with user_errors(upload.name):
                 loaded = decode(upload.data, upload.name, pipeline)
-                result = analyze(pipeline, loaded, reasoners.available.get(reasoner_name or ""))
+                result = analyze(pipeline, loaded, reasoners.available.get(reasoner_name or ""), float(bar))
         except gr.Error as exc:  # a message on the page, and the input ready for another file
             gr.Warning(exc.message, title=exc.title or "Cannot analyse the photo")
             return (None, None, gr.update(choices=[], value=None), *_empty_views(exc.message))
@@ -163,15 +174,19 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
         return (None, current, dropdown, *render(current, 0, show_landmarks))
 
     def on_reasoner(
-        current: Analysed | None, reasoner_name: str, index: int | None, show: bool
+        current: Analysed | None, reasoner_name: str | None, index: int | None, show: bool, bar: float
     ) -> tuple[Any, ...]:
+        """Analyse the remembered photo again: the reasoner or the confidence bar changed."""
         if current is None:
             return (None, gr.update(), *render(None, None, show))
         with user_errors("the photo"):
             from fea_agent.io.images import LoadedImage
 
             result = analyze(
-                pipeline, LoadedImage(current.rgb, current.result.source), reasoners.available[reasoner_name]
+                pipeline,
+                LoadedImage(current.rgb, current.result.source),
+                reasoners.available.get(reasoner_name or ""),
+                float(bar),
             )
         current = Analysed(current.rgb, result)
         return (
@@ -182,17 +197,18 @@ def build(pipeline: FEAPipeline, reasoners: Reasoners) -> None:
 
     image.input(
         on_image,
-        [image, reasoner, landmarks],
+        [image, reasoner, landmarks, confidence],
         [image, state, face, *view_outputs],
         api_visibility="private",
         show_progress="minimal",
         preprocess=False,  # the upload raw: read once here, never decoded into a file by Gradio
     )
-    reasoner.input(
-        on_reasoner,
-        [state, reasoner, face, landmarks],
-        [state, face, *view_outputs],
-        api_visibility="private",
-    )
+    for changed in (reasoner.input, confidence.release):
+        changed(
+            on_reasoner,
+            [state, reasoner, face, landmarks, confidence],
+            [state, face, *view_outputs],
+            api_visibility="private",
+        )
     face.input(render, [state, face, landmarks], view_outputs, api_visibility="private")
     landmarks.input(render, [state, face, landmarks], view_outputs, api_visibility="private")

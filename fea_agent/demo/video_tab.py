@@ -21,7 +21,7 @@ from fea_agent.demo import views
 from fea_agent.demo.analysis import user_errors
 from fea_agent.demo.uploads import Held, HeldFiles, discard, private_cache_dir, upload_ref
 from fea_agent.facs.catalogue import AU_CATALOGUE
-from fea_agent.pipeline import FEAPipeline
+from fea_agent.pipeline import USE_PIPELINE, FEAPipeline
 from fea_agent.render import plots
 from fea_agent.results import VideoSummary
 from fea_agent.video import summarize, to_dataframe
@@ -95,6 +95,15 @@ def build(pipeline: FEAPipeline) -> None:
                     1, 10, value=1, step=1, label="Analyse every n-th frame", elem_id="fea-video-stride"
                 )
                 smooth = gr.Checkbox(value=True, label="Smooth over time")
+            confidence = gr.Slider(
+                0,
+                1,
+                value=pipeline.options.min_confidence or 0.0,
+                step=0.05,
+                label="Name an expression only above this confidence",
+                info="Frames below it are uncertain: no expression episode. 0: always answer.",
+                elem_id="fea-video-min-confidence",
+            )
             run = gr.Button("Analyse video", variant="primary", elem_id="fea-video-run")
             summary = gr.HTML(elem_id="fea-video-summary")
             face = gr.Dropdown(choices=[], label="Face to plot", interactive=True)
@@ -133,14 +142,19 @@ def build(pipeline: FEAPipeline) -> None:
     held_files = HeldFiles(video)
     clip_state = gr.State(None, time_to_live=IDLE_S, delete_callback=held_files.release)
 
-    def analyse(path: str, name: str, every: int, smoothing: bool, progress: gr.Progress) -> tuple[Any, ...]:
+    def analyse(
+        path: str, name: str, every: int, smoothing: bool, progress: gr.Progress, bar: Any = USE_PIPELINE
+    ) -> tuple[Any, ...]:
         started = time.perf_counter()
 
         def report(done: int, total: int | None) -> None:
             progress((done, total) if total else None, desc=f"Analysing frames ({done} done)")
 
         with user_errors(name):
-            results = list(pipeline.analyze_video(path, stride=int(every), progress=report, smooth=smoothing))
+            frames = pipeline.analyze_video(
+                path, stride=int(every), progress=report, smooth=smoothing, min_confidence=bar
+            )
+            results = list(frames)
         seconds = time.perf_counter() - started
         summary_ = summarize(results)
         table = to_dataframe(results)
@@ -166,14 +180,14 @@ def build(pipeline: FEAPipeline) -> None:
         held_files.release(previous)
 
     def on_run(
-        clip: Held | None, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
+        clip: Held | None, every: int, smoothing: bool, bar: float, progress: gr.Progress = _PROGRESS
     ) -> tuple[Any, ...]:
         if clip is None:
             raise gr.Error("Upload a video clip first.")
         if not Path(clip.path).is_file():  # only if something outside the app removed it
             held_files.release(clip)
             raise gr.Error(f"the clip {clip.name!r} is no longer here; please upload it again")
-        return (clip, *analyse(clip.path, clip.name, every, smoothing, progress))
+        return (clip, *analyse(clip.path, clip.name, every, smoothing, progress, float(bar)))
 
     def on_api_run(
         payload: Any, every: int, smoothing: bool, progress: gr.Progress = _PROGRESS
@@ -202,7 +216,7 @@ def build(pipeline: FEAPipeline) -> None:
     video.clear(on_clear, clip_state, clip_state, api_visibility="private", show_progress="hidden")
     run.click(
         on_run,
-        [clip_state, stride, smooth],
+        [clip_state, stride, smooth, confidence],
         [clip_state, table_state, summary, face, au_plot, expr_plot, csv],
         api_visibility="private",
     )

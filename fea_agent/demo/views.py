@@ -21,6 +21,9 @@ from fea_agent.results import ABSTAIN, Face, ImageResult
 #: Longest side of the annotated photo sent to the browser; enough for a sharp display, small to transfer.
 DISPLAY_MAX_SIDE = 960
 
+#: The headline's word for a face whose answer fell below the confidence asked for.
+UNCERTAIN = "uncertain"
+
 EMOJI = {
     "happiness": "😊",
     "sadness": "😢",
@@ -31,6 +34,7 @@ EMOJI = {
     "contempt": "😏",
     "neutral": "😐",
     ABSTAIN: "❔",
+    UNCERTAIN: "🤔",
 }
 
 #: One colour per expression, the same in every chart, so a line is recognised without the legend.
@@ -76,14 +80,27 @@ def face_choices(result: ImageResult) -> list[tuple[str, int]]:
     choices = []
     for i, face in enumerate(result.faces):
         label = _label(face)
+        if label == UNCERTAIN and face.uncertain_between is not None:
+            label = f"{UNCERTAIN} ({'/'.join(face.uncertain_between)})"
         choices.append((f"Face {i + 1}: {label}" + ("" if face.quality.usable else " (low quality)"), i))
     return choices
 
 
 def _label(face: Face) -> str:
+    if face.quality.usable and face.uncertain_between is not None:
+        return UNCERTAIN
     if (face.reasoning is not None and face.reasoning.abstained) or not face.quality.usable:
         return ABSTAIN
     return face.label or "unknown"
+
+
+def _label_words(face: Face) -> str:
+    """The label as the page shows it: 'Happiness', or 'Uncertain: neutral or happiness'."""
+    label = _label(face)
+    if label == UNCERTAIN and face.uncertain_between is not None:
+        a, b = face.uncertain_between
+        return f"Uncertain: {a} or {b}"
+    return label.capitalize()
 
 
 def headline_html(face: Face, index: int, n_faces: int) -> str:
@@ -91,6 +108,10 @@ def headline_html(face: Face, index: int, n_faces: int) -> str:
     label = _label(face)
     conf = face.confidence
     conf_text = f"{conf:.0%} confident" if conf is not None else ""
+    if label == UNCERTAIN and face.expression is not None and face.uncertain_between is not None:
+        p = face.expression.probabilities
+        conf_text = " vs ".join(f"{k} {p.get(k, 0.0):.0%}" for k in face.uncertain_between)
+        conf_text += ": below the confidence asked for, so neither is named"
     present = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)
     movements = "".join(
         f'<li><span class="fea-au-chip">{a.code}</span> {html.escape(_appearance(a.code))}'
@@ -114,7 +135,7 @@ def headline_html(face: Face, index: int, n_faces: int) -> str:
         '<div class="fea-headline">'
         f'<div class="fea-emoji">{EMOJI.get(label, "🙂")}</div>'
         f'<div><div class="fea-which">{which}</div>'
-        f'<div class="fea-label">{html.escape(label.capitalize())}</div>'
+        f'<div class="fea-label">{html.escape(_label_words(face))}</div>'
         f'<div class="fea-muted">{conf_text}</div></div></div>'
         f'<div class="fea-doing"><b>What the face is doing</b><ul>{movements}</ul></div>{notes}'
     )

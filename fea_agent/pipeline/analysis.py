@@ -33,6 +33,9 @@ class Analysis:
     frame_index: int | None = None
     timestamp_s: float | None = None
     reasoner_device: str | None = None
+    #: The confidence bar :meth:`~fea_agent.pipeline.FEAPipeline.finish` applies (None: always name the label);
+    #: the options' ``min_confidence`` unless the call gave its own.
+    min_confidence: float | None = None
     _result: ImageResult | None = field(default=None, repr=False)
 
     @property

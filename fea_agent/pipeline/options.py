@@ -12,6 +12,7 @@ from fea_agent.backends.context import DETECTION_MAX_SIDE, DETECTION_THRESHOLD, 
 from fea_agent.backends.registry import DEFAULTS, STAGES, Stage, names, spec
 from fea_agent.errors import InvalidInputError
 from fea_agent.io.images import MAX_PIXELS
+from fea_agent.pipeline.confidence import check_min_confidence
 
 #: The default face limit, the same in every interface.
 MAX_FACES = 32
@@ -73,6 +74,15 @@ class PipelineOptions(BaseModel):
     max_faces: int = Field(MAX_FACES, ge=1, description="Analyse at most this many faces, largest first.")
     max_pixels: int = Field(MAX_PIXELS, ge=1, description="Refuse larger images.")
     model_dir: Path | None = Field(None, description="Folder of model files; default $FEA_AGENT_MODEL_DIR.")
+    min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Name a face's expression only when the answer's confidence (0-1: the label's probability, "
+        "lowered for a turned or small face) reaches this; below it the face is 'uncertain between' its two "
+        "most probable labels (label None, uncertain_between set, probabilities kept). None or 0: always "
+        "name the most probable label.",
+    )
 
     _detector = field_validator("detector", mode="before")(staticmethod(_backend_name("detector", False)))
     _landmarks = field_validator("landmarks", mode="before")(staticmethod(_backend_name("landmarks", True)))
@@ -81,6 +91,11 @@ class PipelineOptions(BaseModel):
         staticmethod(_backend_name("appearance", True))
     )
     _reasoner = field_validator("reasoner", mode="before")(staticmethod(_backend_name("reasoner", True)))
+
+    @field_validator("min_confidence", mode="before")
+    @classmethod
+    def _min_confidence(cls, value: Any) -> float | None:
+        return check_min_confidence(value)
 
     @field_validator("expression_model", mode="before")
     @classmethod

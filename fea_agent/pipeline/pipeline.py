@@ -40,6 +40,7 @@ from fea_agent.expression.model import ExpressionModel, load_expression_model
 from fea_agent.io.images import ImageInput, LoadedImage, load_image
 from fea_agent.io.video import FrameSource, VideoReader
 from fea_agent.pipeline.analysis import Analysis
+from fea_agent.pipeline.confidence import check_min_confidence, withhold_all
 from fea_agent.pipeline.faces import abstain_unusable, build_face
 from fea_agent.pipeline.options import PipelineOptions
 from fea_agent.pipeline.video import DETECT_EVERY_S, LOST_TIMEOUT_S, VideoFaces, smoothing_weight, with_next
@@ -149,16 +150,26 @@ class FEAPipeline:
         source: str | None = None,
         max_faces: int | None = None,
         reasoner: Any = USE_PIPELINE,
+        min_confidence: Any = USE_PIPELINE,
     ) -> Analysis:
         """Analyse one image: decode, detect, keep the largest ``max_faces``, perceive, reason, time.
 
         ``image`` is a path, encoded bytes, a PIL image, an RGB numpy array or a :class:`LoadedImage`;
-        ``reasoner`` replaces the pipeline's own for this call (``None``: no reasoning). Returns the finished
+        ``reasoner`` replaces the pipeline's own for this call (``None``: no reasoning); ``min_confidence``
+        replaces the options' confidence bar for this call (``None``: always name the label; a number 0-1:
+        below it a face is uncertain between its top two labels, see :mod:`fea_agent.pipeline.confidence`;
+        InvalidInputError out of range). Returns the finished
         :class:`Analysis` (``.result`` is the typed result, ``.rgb`` the decoded pixels). Raises
         :class:`~fea_agent.errors.InvalidInputError` for input that is not a usable image; an image without
         faces is a normal result with ``faces == []``.
         """
+        bar = (
+            self.options.min_confidence
+            if min_confidence is USE_PIPELINE
+            else check_min_confidence(min_confidence)
+        )
         analysis = self.start(image, source=source)
+        analysis.min_confidence = bar
         with self._lock:
             self.detect(analysis, max_faces=max_faces)
             self.perceive(analysis)
@@ -178,6 +189,7 @@ class FEAPipeline:
         progress: Progress | None = None,
         detect_every_s: float = DETECT_EVERY_S,
         lost_timeout_s: float = LOST_TIMEOUT_S,
+        min_confidence: Any = USE_PIPELINE,
     ) -> Iterator[ImageResult]:
         """Analyse a stream of frames lazily: one :class:`ImageResult` per frame, with ``frame_index``,
         ``timestamp_s`` and a ``face_id`` on each face that stays the same while the face stays in view.
@@ -194,8 +206,14 @@ class FEAPipeline:
             progress: called as ``progress(done_frames, total_frames_or_None)`` after each frame.
             detect_every_s: with tracking, run the detector at least this often (seconds) to find new faces.
             lost_timeout_s: a face unseen for longer than this gets a new ``face_id`` when it comes back.
+            min_confidence: the confidence bar for this stream (default the options'), as in :meth:`run`.
         """
         alpha = smoothing_weight(smooth)
+        bar = (
+            self.options.min_confidence
+            if min_confidence is USE_PIPELINE
+            else check_min_confidence(min_confidence)
+        )
         faces = VideoFaces(
             self.landmarks,
             max_faces=self.options.max_faces,
@@ -206,10 +224,10 @@ class FEAPipeline:
             detect_every_s=detect_every_s,
             lost_timeout_s=lost_timeout_s,
         )
-        return self._video(frames, faces, progress)
+        return self._video(frames, faces, progress, bar)
 
     def _video(
-        self, frames: FrameSource, faces: VideoFaces, progress: Progress | None
+        self, frames: FrameSource, faces: VideoFaces, progress: Progress | None, min_confidence: float | None
     ) -> Iterator[ImageResult]:
         total = frames.expected_frames
         # A file's next frame is decoded already, so trackers can start on it early; a live source's is not.
@@ -221,6 +239,7 @@ class FEAPipeline:
                     frame_index=frame.index,
                     timestamp_s=round(frame.timestamp_s, 4),
                 )
+                analysis.min_confidence = min_confidence
                 with self._lock:
                     located = faces.locate(
                         analysis,
@@ -260,7 +279,13 @@ class FEAPipeline:
         rgb = loaded.rgb
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InvalidInputError("the pipeline needs an RGB uint8 array of shape (H, W, 3)")
-        analysis = Analysis(loaded, started, frame_index=frame_index, timestamp_s=timestamp_s)
+        analysis = Analysis(
+            loaded,
+            started,
+            frame_index=frame_index,
+            timestamp_s=timestamp_s,
+            min_confidence=self.options.min_confidence,
+        )
         if not isinstance(image, LoadedImage):
             analysis.add_time("decode", started)
         return analysis
@@ -314,7 +339,10 @@ class FEAPipeline:
         return analysis.faces
 
     def finish(self, analysis: Analysis) -> ImageResult:
-        """Build the typed result: the one place an :class:`ImageResult` is made."""
+        """Build the typed result: the one place an :class:`ImageResult` is made. The confidence bar
+        (``analysis.min_confidence``) is applied here, to the final answers: a face below it is uncertain
+        between its top two labels (:func:`~fea_agent.pipeline.confidence.withhold`)."""
+        analysis.faces = withhold_all(analysis.faces, analysis.min_confidence)
         timings = {k: round(v, 2) for k, v in analysis.timings.items()}
         timings["total"] = round((time.perf_counter() - analysis.started) * 1000.0, 2)
         devices = self.devices

@@ -141,7 +141,7 @@ def _independent_cheek_raise(face: Face) -> bool:
     )
 
 
-def _au_phrase(e: AUEvidence) -> str:
+def au_phrase(e: AUEvidence) -> str:
     appearance = AU_CATALOGUE[e.au].appearance
     for article in ("a ", "an "):  # "slightly dropped jaw", not "slightly a dropped jaw"
         appearance = appearance.removeprefix(article)
@@ -154,7 +154,7 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence], learned: bool)
     if label == "neutral":
         clear = [e for e in evidence if e.intensity >= CLEAR_INTENSITY]
         if clear:
-            parts = ", ".join(_au_phrase(e) for e in clear[:3])
+            parts = ", ".join(au_phrase(e) for e in clear[:3])
             return (
                 f"The face reads as relaxed overall, although it shows {parts}; the rest of the face does not "
                 "back an expression."
@@ -167,8 +167,8 @@ def _describe(label: str, face: Face, evidence: list[AUEvidence], learned: bool)
     shown = [
         e for e in evidence if e.intensity >= GRADE_A
     ]  # a present AU below grade A is not cited as shown
-    support = [_au_phrase(e) for e in shown if label in e.supports][:4]
-    against = [_au_phrase(e) for e in shown if label in e.contradicts][:3]
+    support = [au_phrase(e) for e in shown if label in e.supports][:4]
+    against = [au_phrase(e) for e in shown if label in e.contradicts][:3]
     if support:
         text = f"The face shows {proto.description if proto else label}: " + ", ".join(support) + "."
     elif learned:

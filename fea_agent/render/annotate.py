@@ -13,7 +13,10 @@ _COLOURS = [(46, 204, 113), (52, 152, 219), (231, 76, 60), (241, 196, 15), (155,
 def face_caption(face: Face, top_aus: int = 3) -> list[str]:
     """Short caption lines for a face: label and confidence, then its strongest present AUs."""
     lines = []
-    if (face.reasoning is not None and face.reasoning.abstained) or not face.quality.usable:
+    between = face.uncertain_between if face.quality.usable else None
+    if between is not None:  # below min_confidence: both candidates, neither named as the answer
+        lines.append(f"uncertain: {between[0]}/{between[1]}")
+    elif (face.reasoning is not None and face.reasoning.abstained) or not face.quality.usable:
         return ["abstain"]  # no label, confidence or AUs that would look trustworthy
     if face.expression is not None and face.expression.label is not None:
         p = face.expression.probabilities.get(face.expression.label, 0.0)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from fea_agent.results import ImageResult
+from fea_agent.results import Expression, ImageResult
+
+
+def uncertain_words(expression: Expression) -> str:
+    """'uncertain between neutral (55%) and happiness (38%)' for an answer below ``min_confidence``."""
+    assert expression.uncertain_between is not None
+    a, b = expression.uncertain_between
+    p = expression.probabilities
+    return f"uncertain between {a} ({p.get(a, 0.0):.0%}) and {b} ({p.get(b, 0.0):.0%})"
 
 
 def format_result(result: ImageResult, *, top_aus: int = 5) -> str:
@@ -18,6 +26,8 @@ def format_result(result: ImageResult, *, top_aus: int = 5) -> str:
         )
         if not face.quality.usable:  # no label, distribution or AUs that would look trustworthy
             lines.append("    expression: none (the face cannot be read reliably)")
+        elif face.expression is not None and face.expression.uncertain_between is not None:
+            lines.append(f"    expression: {uncertain_words(face.expression)}")
         elif face.expression is not None and face.expression.label is not None:
             probs = sorted(face.expression.probabilities.items(), key=lambda kv: -kv[1])[:3]
             lines.append(

@@ -8,7 +8,8 @@ Columns, in order (the same for video, batch, CSV, Parquet and JSON lines):
 - head pose ``yaw``, ``pitch``, ``roll`` (degrees)
 - ``AU01``, ``AU02``, ... (intensity 0-5, as py-feat users name them) and ``AU01_prob``, ... (probability 0-1);
   with a baseline also ``AU01_change``, ... (intensity minus the face's neutral level)
-- ``expression`` (the final label) and one probability column per label: ``neutral``, ``happiness``, ...
+- ``expression`` (the final label; empty when the answer fell below ``min_confidence``) and one probability
+  column per label: ``neutral``, ``happiness``, ...
 - ``reasoning`` (the reasoner's label-first text) and ``confidence``
 
 A frame or image without a face gives one row with the face columns empty, so a timeline shows the gap.
@@ -88,8 +89,10 @@ def frame_rows(result: ImageResult) -> list[dict[str, Any]]:
             row[f"{au.code}_prob"] = au.probability
             if au.change_from_baseline is not None:
                 row[f"{au.code}_change"] = au.change_from_baseline
-        if face.expression is not None and face.expression.label is not None:
-            row["expression"] = face.expression.label
+        if face.expression is not None and face.expression.probabilities:
+            # Below min_confidence the expression cell stays empty (no label) and the probabilities stay.
+            if face.expression.label is not None:
+                row["expression"] = face.expression.label
             row.update(face.expression.probabilities)
         if face.reasoning is not None:
             row["reasoning"] = face.reasoning.text

@@ -8,6 +8,8 @@ label, plus the episodes found). Per ``face_id``, every frame is first sorted by
 - ``unusable``: ``quality.usable`` is False (turned away, too small, cut by the frame's edge);
 
 and only the other frames are read for expressions and AUs, so a hidden face is never read as an expression.
+A frame whose answer fell below the pipeline's ``min_confidence`` (``expression.uncertain_between`` set) is
+read for AUs but shows no expression: it starts none, and a run of them longer than ``merge_gap_s`` ends one.
 There the expression probabilities and the AU probabilities and intensities are smoothed over time (an
 exponential moving average with time constant ``smoothing_s``), then thresholded with hysteresis: an
 expression starts when it is the most probable label and reaches ``expression_enter``, and lasts while its
@@ -294,8 +296,10 @@ class _FaceEpisodes:
             smoothed = {
                 k: self._smooth.update("expr:" + k, p, dt) for k, p in expression.probabilities.items()
             }
-            label = self._hold_label(smoothed)
-            probability = smoothed[label] if label is not None else None
+            # A frame below min_confidence shows no expression: a gap in the episode the hysteresis holds.
+            if expression.uncertain_between is None:
+                label = self._hold_label(smoothed)
+                probability = smoothed[label] if label is not None else None
         self._expression.feed(t, end, label, probability)
         for au in readable.aus if readable is not None else []:
             self._names.setdefault(au.code, au.name)

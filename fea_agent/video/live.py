@@ -338,5 +338,12 @@ def frame_line(result: ImageResult) -> str:
             continue
         strongest = sorted((a for a in face.aus if a.present), key=lambda a: -a.intensity)[:3]
         aus = " ".join(f"{a.code} {a.intensity:.1f}" for a in strongest) or "no AU present"
+        if face.expression is not None and face.expression.uncertain_between is not None:
+            p = face.expression.probabilities
+            a, b = face.expression.uncertain_between
+            parts.append(
+                f"face {i}: uncertain between {a} {p.get(a, 0.0):.2f} and {b} {p.get(b, 0.0):.2f}, {aus}"
+            )
+            continue
         parts.append(f"face {i}: {label} {prob:.2f}, {aus}")
     return f"{head}  " + "; ".join(parts)

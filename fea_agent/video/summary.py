@@ -17,6 +17,7 @@ class _FaceStats:
     first_s: float = 0.0
     last_s: float = 0.0
     labels: Counter[str] = field(default_factory=Counter)
+    uncertain: int = 0
     probability_sum: dict[str, float] = field(default_factory=dict)
     present: Counter[str] = field(default_factory=Counter)
     intensity_sum: dict[str, float] = field(default_factory=dict)
@@ -64,8 +65,12 @@ class Summarizer:
                 stats = self._faces[fid] = _FaceStats(first_s=t)
             stats.frames += 1
             stats.last_s = t
-            if face.expression is not None and face.expression.label is not None:
-                stats.labels[face.expression.label] += 1
+            if face.expression is not None and face.expression.probabilities:
+                # A frame below min_confidence names no label, but its probabilities still count.
+                if face.expression.label is not None:
+                    stats.labels[face.expression.label] += 1
+                elif face.expression.uncertain_between is not None:
+                    stats.uncertain += 1
                 for label, p in face.expression.probabilities.items():
                     stats.probability_sum[label] = stats.probability_sum.get(label, 0.0) + p
                     _peak(stats.expression_peaks, label, p, frame, t)
@@ -88,6 +93,7 @@ class Summarizer:
                     last_s=round(s.last_s, 4),
                     dominant_expression=s.labels.most_common(1)[0][0] if s.labels else "unknown",
                     expression_share={k: round(v / n, 4) for k, v in s.labels.most_common()},
+                    uncertain_share=round(s.uncertain / n, 4),
                     mean_expression={k: round(v / n, 4) for k, v in s.probability_sum.items()},
                     expression_peaks=s.expression_peaks,
                     au_activation={k: round(s.present[k] / n, 4) for k in s.intensity_sum},

@@ -141,4 +141,9 @@ def timeline_text(summary: VideoSummary, focus: str | None = None) -> str:
         if wanted is not None and not any(e.label == wanted for e in face.episodes):
             body.insert(0, f"- no {wanted} episode")
         lines += body or ["- no episode long enough to report"]
+        if face.uncertain_share > 0:
+            lines.append(
+                f"- uncertain in {face.uncertain_share:.0%} of its frames (below the confidence asked for: "
+                "no expression named there)"
+            )
     return "\n".join(lines)
