@@ -34,7 +34,7 @@ def _answer(pipeline, path: Path):
 def test_shipped_model_is_registered_with_its_sha256_and_loads(shipped) -> None:
     assert MODELS["expression"].bundled and sha256_of(SHIPPED) == MODELS["expression"].sha256
     assert shipped.header.feature_version == FEATURE_VERSION
-    assert shipped.header.features == feature_names(embedding=True)
+    assert shipped.header.features == feature_names(embedding=128 + 256)  # the FER CNN, then face-api.js
     assert shipped.header.labels == list(EXPRESSION_LABELS)
     assert "fea-agent train" in shipped.header.training["command"]
     assert (SHIPPED.with_suffix(".md")).read_text().count(shipped.header.training["command"]) == 1
@@ -205,7 +205,7 @@ def test_train_with_other_backends_records_them_and_the_model_uses_only_what_it_
     model = ExpressionModel.load(out)
     inputs = {i.stage: i.backend for i in model.header.inputs}
     assert inputs == {"detector": "yunet", "landmarks": "mediapipe-tasks", "action_units": "blendshapes"}
-    assert not model.header.embedding and model.header.features == feature_names(embedding=False)
+    assert not model.header.embedding and model.header.features == feature_names(embedding=0)
     assert "| landmarks | mediapipe-tasks |" in out.with_suffix(".md").read_text()
     assert model.mismatches({**inputs, "landmarks": "mediapipe", "appearance": "fer"}) == []
 

@@ -106,6 +106,14 @@ BACKENDS: dict[tuple[Stage, str], BackendSpec] = {
         ),
         BackendSpec(
             "appearance",
+            "fer+faceapi",
+            "the FER CNN and face-api.js's expression net together: probabilities averaged, embeddings side by "
+            "side (what the shipped expression model reads)",
+            "fea_agent.perception.appearance_ensemble:load_fer_faceapi",
+            models=("fer", "faceapi_expression_manifest", "faceapi_expression"),
+        ),
+        BackendSpec(
+            "appearance",
             "faceapi",
             "face-api.js FaceExpressionNet (7 expressions, MIT) in numpy: dense depthwise-separable blocks on "
             "the 112x112 RGB face",
@@ -187,7 +195,7 @@ DEFAULTS: dict[Stage, str] = {
     "detector": "yunet",
     "landmarks": "mediapipe",
     "action_units": "blendshapes",
-    "appearance": "fer",
+    "appearance": "fer+faceapi",
     "reasoner": "facs",
 }
 

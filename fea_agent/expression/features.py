@@ -17,7 +17,8 @@ Version 2 (:data:`FEATURE_VERSION`) concatenates, in this order (:func:`feature_
   subtract), a non-linear summary of the AUs a linear model cannot form itself;
 - ``app:<label>``: the appearance CNN's log-probabilities for its seven labels (floored at 1e-4);
 - ``pool:<label>``: the log of the prototypes pooled with the appearance view (:func:`~fea_agent.reasoning.facs.fuse`);
-- ``emb:<i>``: the appearance CNN's penultimate embedding (128 numbers for the FER CNN), when the model uses it.
+- ``emb:<i>``: the appearance backend's embedding (the default's: the FER CNN's 128 numbers, then face-api.js's
+  256), when the model uses it.
 
 A face without a mesh has no vector (the quality gate makes it abstain anyway). A face without an appearance
 output (or without the image, for the texture) gets the training means for those columns (after
@@ -45,7 +46,6 @@ FEATURE_VERSION = "2"
 BLENDSHAPES: tuple[str, ...] = tuple(sorted(BLENDSHAPE_NAMES))
 #: The appearance CNN's labels, in this package's words (the FER CNN's seven; contempt it never outputs).
 APPEARANCE_LABELS: tuple[str, ...] = FER_LABELS
-EMBEDDING_SIZE = 128
 
 # MediaPipe face-mesh indices (the subject's right is the image's left).
 _EYE_OUT_R, _EYE_OUT_L, _EYE_IN_R, _EYE_IN_L = 33, 263, 133, 362
@@ -163,8 +163,8 @@ def geometry(landmarks: np.ndarray) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def feature_names(*, embedding: bool) -> list[str]:
-    """Column names of :func:`face_features`, in order."""
+def feature_names(*, embedding: int) -> list[str]:
+    """Column names of :func:`face_features`, in order, with ``embedding`` embedding columns (0: none)."""
     from fea_agent.perception.blendshape_aus import AU_FROM_BLENDSHAPES
 
     names = [f"bs:{b}" for b in BLENDSHAPES]
@@ -177,8 +177,7 @@ def feature_names(*, embedding: bool) -> list[str]:
     names += [f"proto:{label}" for label in EXPRESSION_LABELS]
     names += [f"app:{label}" for label in APPEARANCE_LABELS]
     names += [f"pool:{label}" for label in EXPRESSION_LABELS]
-    if embedding:
-        names += [f"emb:{i}" for i in range(EMBEDDING_SIZE)]
+    names += [f"emb:{i}" for i in range(embedding)]
     return names
 
 
@@ -187,12 +186,14 @@ def face_features(
     appearance_probabilities: dict[str, float] | None,
     embedding: np.ndarray | None = None,
     *,
-    with_embedding: bool,
+    embedding_size: int,
     rgb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, bool] | None:
     """The feature vector of one face and whether its appearance columns were measured (False: they are NaN,
-    for the model to fill in); None when the face has no mesh (no landmarks, blendshapes or AUs). ``rgb`` is
-    the image the face's landmarks are in, for the texture columns (NaN without it)."""
+    for the model to fill in); None when the face has no mesh (no landmarks, blendshapes or AUs). The row has
+    ``embedding_size`` embedding columns; an embedding of another width is not the view the model learned, so
+    the appearance columns are then unmeasured. ``rgb`` is the image the face's landmarks are in, for the
+    texture columns (NaN without it)."""
     from fea_agent.perception.blendshape_aus import AU_FROM_BLENDSHAPES
     from fea_agent.reasoning.facs import au_view, fuse
 
@@ -213,17 +214,16 @@ def face_features(
     parts.append(texture.tolist() if texture is not None else [math.nan] * TEXTURE_SIZE)
     prototypes = au_view({a.code: a.probability for a in face.aus})
     parts.append([math.log(max(prototypes[k], 1e-4)) for k in EXPRESSION_LABELS])
-    measured = bool(appearance_probabilities) and (embedding is not None or not with_embedding)
+    width = 0 if embedding is None else int(np.asarray(embedding).size)
+    measured = bool(appearance_probabilities) and (width == embedding_size or not embedding_size)
     if measured:
         pooled = fuse(prototypes, appearance_probabilities)
         parts.append([math.log(max(appearance_probabilities.get(k, 0.0), 1e-4)) for k in APPEARANCE_LABELS])
         parts.append([math.log(max(pooled[k], 1e-4)) for k in EXPRESSION_LABELS])
-        if with_embedding:
-            parts.append(np.asarray(embedding, dtype=np.float64).reshape(-1)[:EMBEDDING_SIZE].tolist())
+        if embedding_size:
+            parts.append(np.asarray(embedding, dtype=np.float64).reshape(-1).tolist())
     else:
-        unmeasured = (
-            len(APPEARANCE_LABELS) + len(EXPRESSION_LABELS) + (EMBEDDING_SIZE if with_embedding else 0)
-        )
+        unmeasured = len(APPEARANCE_LABELS) + len(EXPRESSION_LABELS) + embedding_size
         parts.append([math.nan] * unmeasured)
     return np.array([v for part in parts for v in part], dtype=np.float64), measured
 

@@ -57,7 +57,9 @@ class ModelHeader(BaseModel):
     name: str = Field(description="Short name shown in results (expression.model).")
     feature_version: str
     features: list[str] = Field(description="Input columns, in order.")
-    embedding: bool = Field(description="Whether the appearance CNN's embedding is an input.")
+    embedding: bool = Field(
+        description="Whether the appearance backend's embedding is an input (its width: the emb: columns)."
+    )
     labels: list[str] = Field(description="Output labels, in order: the eight of EXPRESSION_LABELS.")
     trained_labels: list[str] = Field(description="Labels seen in training; the others get probability 0.")
     inputs: list[InputModel] = Field(default_factory=list)
@@ -102,6 +104,8 @@ class ExpressionModel:
         self.layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)) for w, b in layers]
         #: Added to the logits of the trained labels: shifts the balanced training prior to the deployed one.
         self.log_prior = np.asarray(log_prior, dtype=np.float64)
+        #: The appearance embedding's width among the inputs (0: none), from the column names.
+        self.embedding_size = sum(f.startswith("emb:") for f in header.features)
         self._check()
         self._trained = np.array([EXPRESSION_LABELS.index(k) for k in header.trained_labels])
         #: Stage -> the backend the features were measured with when it was trained.
@@ -112,7 +116,7 @@ class ExpressionModel:
     def _check(self) -> None:
         h = self.header
         n = len(h.features)
-        expected_features = feature_names(embedding=h.embedding)
+        expected_features = feature_names(embedding=self.embedding_size)
         if h.feature_version != FEATURE_VERSION or h.features != expected_features:
             raise ModelFileError(
                 f"expression model {h.name!r} was trained on feature version {h.feature_version} "
@@ -234,9 +238,7 @@ class ExpressionModel:
             ):
                 probabilities = face.expression.probabilities
             embedding = getattr(appearance, "features", None)
-            if self.header.embedding and embedding is None:
-                probabilities = None  # half an appearance view is not the one the model learned: use neither
-        row = face_features(face, probabilities, embedding, with_embedding=self.header.embedding, rgb=rgb)
+        row = face_features(face, probabilities, embedding, embedding_size=self.embedding_size, rgb=rgb)
         return None if row is None else row[0]
 
     def predict_faces(

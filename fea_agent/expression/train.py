@@ -122,7 +122,7 @@ def _main_row(analysis: Any) -> tuple[np.ndarray | None, bool, str]:
         faces[main],
         look.probabilities if look is not None else None,
         embedding,
-        with_embedding=embedding is not None,
+        embedding_size=0 if embedding is None else int(np.asarray(embedding).size),
         rgb=analysis.rgb,
     )
     if row is None:
@@ -338,14 +338,15 @@ def train(
             pipeline.close()
     log(f"analysed {len(samples)} photos in {time.perf_counter() - started:.0f} s")
 
-    # The embedding is an input when the appearance backend gives one (the FER CNN does; others do not).
-    width = {e: len(feature_names(embedding=e)) for e in (False, True)}
-    embedding = any(s.features is not None and len(s.features) > width[False] for s in samples)
+    # The embedding is an input when the appearance backend gives one (the default's FER CNN and face-api.js
+    # do; others do not): as wide as the widest row's, the rows without one padded as unmeasured.
+    base = len(feature_names(embedding=0))
+    embedding = max((len(s.features) - base for s in samples if s.features is not None), default=0)
     for s in samples:
         if s.features is not None:
-            s.features = fit_width(s.features, width[embedding])
+            s.features = fit_width(s.features, base + embedding)
         if s.mirrored is not None:
-            s.mirrored = fit_width(s.mirrored, width[embedding])
+            s.mirrored = fit_width(s.mirrored, base + embedding)
     with_face = [s for s in samples if s.features is not None]
     counts = Counter(s.label for s in with_face)
     trained = [k for k in EXPRESSION_LABELS if counts[k] >= min_per_label]
@@ -389,7 +390,7 @@ def train(
         name=name or out.stem,
         feature_version=FEATURE_VERSION,
         features=feature_names(embedding=embedding),
-        embedding=embedding,
+        embedding=embedding > 0,
         labels=list(EXPRESSION_LABELS),
         trained_labels=trained,
         inputs=current_inputs(backends),

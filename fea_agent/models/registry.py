@@ -2,7 +2,7 @@
 
 Each entry gives the file name, its upstream URL, a pin and licence. :func:`model_path` looks in
 ``$FEA_AGENT_MODEL_DIR`` (a folder of pre-fetched files, for offline machines), then in the package (the default
-pipeline's three files ship inside it, in ``fea_agent/models/files/`` with their licences and sources, so an
+pipeline's files ship inside it, in ``fea_agent/models/files/`` with their licences and sources, so an
 install needs no network), then in the cache (``$FEA_AGENT_CACHE``, default ``~/.cache/fea-agent``); a file that
 is in none of them is downloaded into the cache, but only when the caller allows it. Every file is checked before it is used, against the first pin it
 has: its sha256; else its git blob id (files served from a git repository, where the id is what upstream
@@ -118,6 +118,7 @@ MODELS: dict[str, ModelSpec] = {
             ModelSpec(
                 name=name,
                 filename=f"face-api.js/{file}",
+                bundled=f"{PACKAGED}/{file}",
                 url=f"https://github.com/justadudewhohacks/face-api.js/raw/{FACEAPI_COMMIT}/weights/{file}",
                 sha256=sha256,
                 size=size,
