@@ -9,7 +9,7 @@ from conftest import EDGE, FRL, NEUTRAL_FACE, needs_shared
 
 from fea_agent.facs.prototypes import PROTOTYPES
 from fea_agent.reasoning.facs import FACSReasoner, au_scores, au_view, fuse
-from fea_agent.results import EXPRESSION_LABELS
+from fea_agent.results import EXPRESSION_LABELS, Expression
 
 #: A few frl-london pairs whose smiles are clear enough to be read from one photo.
 PAIRS = ("001", "010", "036", "096")
@@ -78,7 +78,23 @@ def test_views_disagreeing_is_said_in_the_text(astronaut_face) -> None:
     assert reasoned.reasoning.agreement.appearance_label == "neutral"
     assert reasoned.reasoning.agreement.action_unit_label == "happiness"
     assert reasoned.reasoning.agreement.agree is False
-    assert "appearance classifier leaned to neutral" in reasoned.reasoning.text
+    text = reasoned.reasoning.text
+    assert "appearance classifier leaned to neutral (90%)" in text and "action units to happiness" in text
+    # the answer names the view it followed: here the pooled answer is the AUs' happiness
+    assert reasoned.reasoning.label == "happiness"
+    assert "the answer follows the action units, the stronger evidence" in text
+
+
+def test_an_answer_neither_view_chose_says_so(astronaut_face) -> None:
+    appearance = {k: 0.0 for k in EXPRESSION_LABELS} | {"neutral": 0.9, "happiness": 0.1}
+    fused = {k: 0.0 for k in EXPRESSION_LABELS} | {"surprise": 0.7, "happiness": 0.3}
+    face = astronaut_face.model_copy(
+        update={"expression": Expression(label="surprise", probabilities=fused, source="fused", model="m")}
+    )
+    text = FACSReasoner().reason_face(face, appearance).reasoning.text
+    assert text.startswith("Surprise.")
+    assert "the expression model, reading the face's shape and texture as well, answers surprise" in text
+    assert "follows the" not in text
 
 
 def test_a_felt_smile_is_claimed_only_from_cheek_evidence_of_its_own(astronaut_face) -> None:

@@ -148,6 +148,25 @@ def au_phrase(e: AUEvidence) -> str:
     return f"{intensity_adverb(e.intensity)} {appearance} ({e.au})"
 
 
+def _disagreement(label: str, appearance: dict[str, float], au_view: dict[str, float], learned: bool) -> str:
+    """The sentence for views that disagree: what each leaned to, how strongly, and which one the answer
+    follows (or that it follows neither: the expression model also reads the face's shape and texture)."""
+    seen, read = max(appearance, key=appearance.__getitem__), max(au_view, key=au_view.__getitem__)
+    text = (
+        f"Appearance and action units disagree: the appearance classifier leaned to {seen} "
+        f"({appearance[seen]:.0%}) and the action units to {read} ({au_view[read]:.0%}); "
+    )
+    weigher = "the expression model" if learned else "the pooled views"
+    if label == seen:
+        return text + f"the answer follows the appearance, the stronger evidence as {weigher} weighs them."
+    if label == read:
+        return text + f"the answer follows the action units, the stronger evidence as {weigher} weighs them."
+    return text + (
+        f"{weigher}, reading the face's shape and texture as well, answers {label}, which both views rate "
+        f"second or lower ({appearance.get(label, 0.0):.0%} and {au_view.get(label, 0.0):.0%})."
+    )
+
+
 def _describe(label: str, face: Face, evidence: list[AUEvidence], learned: bool) -> str:
     """The description after the label. Wording rule: a movement called clear or strong is never also called
     too weak; traces are named as traces."""
@@ -240,16 +259,8 @@ class FACSReasoner:
         )
         evidence = _evidence(face, label, act)
         text = f"{label.capitalize()}. " + _describe(label, face, evidence, learned)
-        if agreement.agree is False:
-            weighed = (
-                f"the expression model, weighing both, answers {label}"
-                if learned
-                else f"combined, {label} is the more likely"
-            )
-            text += (
-                f" Appearance and action units disagree: the appearance classifier leaned to {appearance_label}"
-                f" and the action units to {au_label}; {weighed}."
-            )
+        if agreement.agree is False and appearance is not None:
+            text += " " + _disagreement(label, appearance, au_dist, learned)
         if agreement.ambiguous:
             text += f" It is a close call with {second} ({dist[second]:.0%})."
         elif agreement.mixed:
