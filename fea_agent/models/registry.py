@@ -148,8 +148,8 @@ MODELS: dict[str, ModelSpec] = {
             filename="default_model.json",
             url="bundled with fea-agent (fea_agent/expression/default_model.json)",
             bundled="expression/default_model.json",
-            sha256="944107ac397cc12a4d0db1675977a2a12cc26867a6842b6cd61c70eba21a274e",
-            size=69_761,
+            sha256="da19f01e7791ea0f7fba0622fdd9fdffec64516008405ba8bd886bedcd966b61",
+            size=91_876,
             licence="Apache-2.0",
             description="The learned expression model over AU and appearance evidence (ours; trained with "
             "`fea-agent train` on ../shared/data, card: default_model.md)",
