@@ -48,12 +48,14 @@ def test_model_says_when_the_pipeline_uses_other_inputs(shipped) -> None:
         "detector": "yunet",
         "landmarks": "mediapipe",
         "action_units": "blendshapes",
-        "appearance": "fer",
+        "appearance": "fer+faceapi",
     }
     assert shipped.mismatches(default) == []
     assert shipped.mismatches({**default, "landmarks": "mediapipe-tasks"}) == []  # the same networks
     (why,) = shipped.mismatches({**default, "appearance": "hsemotion"})
-    assert "appearance backend 'hsemotion', trained on 'fer'" in why
+    assert "appearance backend 'hsemotion', trained on 'fer+faceapi'" in why
+    (why,) = shipped.mismatches({**default, "appearance": "fer"})  # one of the two CNNs is another view
+    assert "appearance backend 'fer', trained on 'fer+faceapi'" in why
 
 
 def test_missing_and_corrupt_files_are_clear_errors(tmp_path, shipped) -> None:

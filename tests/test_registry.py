@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import MODELS
@@ -56,10 +57,10 @@ def test_the_default_models_ship_in_the_package_and_are_verified(tmp_path, monke
     sources = (registry.PACKAGE_ROOT / registry.PACKAGED / "SOURCES.md").read_text()
     for name in default_names(found=False):
         s = registry.MODELS[name]
-        licence = registry.PACKAGE_ROOT / registry.PACKAGED / f"LICENSE-{s.filename.rsplit('.', 1)[0]}.txt"
+        licence = registry.PACKAGE_ROOT / registry.PACKAGED / s.licence_file
         heading = {"MIT": "MIT License", "Apache-2.0": "Apache License"}[s.licence]
         assert heading in licence.read_text()[:200], f"{licence.name} is not the {s.licence} text"
-        assert f"`{s.filename}`" in sources and s.url in sources, (
+        assert f"`{Path(s.bundled or s.filename).name}`" in sources and s.url in sources, (
             f"SOURCES.md must name {s.filename}'s upstream"
         )
     registry._verified.clear()
@@ -128,7 +129,13 @@ def test_fetch_defaults_to_the_default_backends_and_verify_to_what_is_here(monke
     """Optional (some non-commercial) weights are fetched only when named; verify checks what is here."""
     from fea_agent.cli.models import default_names
 
-    assert default_names(found=False) == ["yunet", "face_landmarker", "fer"]
+    assert default_names(found=False) == [
+        "yunet",
+        "face_landmarker",
+        "fer",
+        "faceapi_expression_manifest",
+        "faceapi_expression",
+    ]
     if not MODELS.is_dir():
         pytest.skip("shared models absent")
     monkeypatch.setenv(registry.ENV_MODEL_DIR, str(MODELS))
@@ -174,10 +181,11 @@ def test_the_wheel_carries_the_default_models_their_licences_and_sources(tmp_pat
             assert member in names, f"{s.filename} is not in the wheel"
             assert hashlib.sha256(archive.read(member)).hexdigest() == s.sha256
             if s.downloadable:
-                assert f"fea_agent/{registry.PACKAGED}/LICENSE-{s.filename.rsplit('.', 1)[0]}.txt" in names
+                assert f"fea_agent/{registry.PACKAGED}/{s.licence_file}" in names
         assert f"fea_agent/{registry.PACKAGED}/SOURCES.md" in names
         shipped = [n for n in names if n.startswith(f"fea_agent/{registry.PACKAGED}/")]
-    assert len(shipped) == 7, shipped  # three models, three licences, SOURCES.md: no optional weights
+    # four models (face-api.js's in two files), four licences, SOURCES.md: no optional weights
+    assert len(shipped) == 10, shipped
 
 
 @pytest.mark.slow

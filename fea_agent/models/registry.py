@@ -56,6 +56,13 @@ class ModelSpec:
     non_commercial: bool = False
     #: The backend (:mod:`fea_agent.backends.registry` name) that loads it, for listings.
     backend: str | None = None
+    #: A bundled file's licence, beside it in :data:`PACKAGED`; default ``LICENSE-<file name stem>.txt``
+    #: (files of one upstream model share one).
+    licence_name: str | None = None
+
+    @property
+    def licence_file(self) -> str:
+        return self.licence_name or f"LICENSE-{Path(self.filename).stem}.txt"
 
     @property
     def downloadable(self) -> bool:
@@ -125,6 +132,7 @@ MODELS: dict[str, ModelSpec] = {
                 licence="MIT",
                 description=f"face-api.js FaceExpressionNet (7 expressions, 112x112 RGB), TF.js {what}",
                 backend="faceapi",
+                licence_name="LICENSE-face_expression_model.txt",
             )
             for name, file, sha256, size, what in (
                 (
