@@ -14,7 +14,7 @@ from conftest import FRL, NEUTRAL_FACE, TINY_FACE, needs_shared
 from fea_agent.errors import ModelFileError
 from fea_agent.expression.features import FEATURE_VERSION, feature_names, geometry, head_frame
 from fea_agent.expression.fit import FitSettings
-from fea_agent.expression.model import ExpressionModel
+from fea_agent.expression.model import UNLEARNED_WEIGHT, ExpressionModel
 from fea_agent.models.registry import MODELS, model_path, sha256_of
 from fea_agent.results import EXPRESSION_LABELS
 
@@ -128,6 +128,24 @@ def test_model_costs_under_a_millisecond_a_face(astronaut, pipeline, shipped) ->
         shipped.predict_faces(faces, looks, rgb)
         runs.append(time.perf_counter() - started)
     assert sorted(runs)[len(runs) // 2] < 1e-3
+
+
+def test_fear_too_rare_to_learn_keeps_half_the_appearance_view(astronaut, pipeline, shipped) -> None:
+    assert "fear" not in shipped.header.trained_labels  # 8 usable photos in the training folders
+    analysis = pipeline.run(astronaut, reasoner=None)
+    row = shipped.features(analysis.faces[0], analysis.appearance[0], analysis.rgb)
+    fear = EXPRESSION_LABELS.index("fear")
+    column = shipped.header.features.index("app:fear")
+    before = shipped.predict_proba(row[None, :])[0]
+    assert before[fear] == pytest.approx(UNLEARNED_WEIGHT * np.exp(row[column]))
+    afraid = row.copy()
+    afraid[column] = np.log(0.9)  # the appearance classifiers read fear
+    p = shipped.predict_proba(afraid[None, :])[0]
+    assert p[fear] == pytest.approx(0.45) and p.sum() == pytest.approx(1.0)
+    assert p[EXPRESSION_LABELS.index("contempt")] == 0.0  # no appearance view of contempt: never answered
+    unmeasured = row.copy()
+    unmeasured[column] = np.nan
+    assert shipped.predict_proba(unmeasured[None, :])[0][fear] == 0.0
 
 
 def _frl_folder(tmp_path: Path) -> Path:

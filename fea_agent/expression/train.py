@@ -4,7 +4,8 @@ A labelled folder holds ``labels.csv`` with ``file,label`` (labels in this packa
 ``happy``, ``angry``, ...), optionally ``person`` (or ``face_id``) so that validation never sees a person it
 trained on, and any other columns (``gender``, ``ethnicity``, ``age``) by which the report breaks accuracy down.
 A folder may hold only some of the eight labels; labels with fewer than ``min_per_label`` usable photos are not
-learned (the model gives them probability 0) and are reported as such.
+learned (the model gives them half the appearance view's probability, or 0: ``model.UNLEARNED_WEIGHT``)
+and are reported as such.
 
 Each photo is analysed once by the default pipeline (largest face), its feature vector computed
 (:mod:`fea_agent.expression.features`); then person-grouped k-fold cross-validation measures the model on people
@@ -451,7 +452,8 @@ def model_card(model: ExpressionModel, path: Path) -> str:
         f"corners, cheeks and lower lip, {appearance}; see `fea_agent/expression/features.py`), class-balanced "
         f"(folders weighted by `folder_balance`), temperature-calibrated "
         f"(T = {h.temperature:.3f}). Output: a distribution over {', '.join(h.labels)}; learned labels: "
-        f"{', '.join(h.trained_labels)} (the others get probability 0).",
+        f"{', '.join(h.trained_labels)} (the others get half the appearance view's probability where it has "
+        "one, else 0).",
         "",
         "## Reproduce",
         "",
