@@ -2,9 +2,9 @@
 
 Prints, for one-face and many-face photos (decoded once, in memory): the pipeline's latency (median, p90)
 with the direct MediaPipe backend (the default) and with the Tasks backend; the same photo through the raw
-model calls alone, with the Tasks Face Landmarker (YuNet -> Face Landmarker on each face crop -> FER CNN, no
+model calls alone, with the Tasks Face Landmarker (YuNet -> Face Landmarker on each face crop -> FER CNN and face-api.js's net, no
 result building) and with the bundle's models run directly (YuNet -> landmark and blendshape models and pose
-on each face's region -> FER CNN); and the ratios to the raw Tasks calls. The four are called in turn on
+on each face's region -> the two expression CNNs); and the ratios to the raw Tasks calls. The four are called in turn on
 every iteration, so load on a shared machine hits all alike. Then the cold start (import + model load +
 warm-up) in a fresh process. With ``--video``, it also runs tools/benchmark_video.py (video and batch).
 
@@ -88,6 +88,10 @@ class RawModels:
         self.fer.allocate_tensors()
         self.fer_in = self.fer.get_input_details()[0]["index"]
         self.fer_out = self.fer.get_output_details()[0]["index"]
+        from fea_agent.perception.faceapi import build_graph, read_weights
+
+        weights = read_weights(model_path("faceapi_expression_manifest"), model_path("faceapi_expression"))
+        self.faceapi = cv2.dnn.readNetFromONNX(np.frombuffer(build_graph(weights, batch=1), dtype=np.uint8))
 
     def detect(self, rgb: np.ndarray) -> tuple[np.ndarray | None, float]:
         """YuNet's rows at up to 640 px, and the scale they are at."""
@@ -105,6 +109,12 @@ class RawModels:
         self.fer.set_tensor(self.fer_in, ((gray / 255.0 - 0.5) * 2.0)[None, :, :, None])
         self.fer.invoke()
         self.fer.get_tensor(self.fer_out)
+        # face-api.js's net on the box, once (the pipeline runs the crop and its mirror in one batch)
+        face = (
+            self.cv2.resize(rgb[max(0, y) : y + bh, max(0, x) : x + bw], (112, 112)).astype(np.float32) / 255
+        )
+        self.faceapi.setInput(face.transpose(2, 0, 1)[None])
+        self.faceapi.forward(["embedding", "logits"])
 
     def __call__(self, rgb: np.ndarray) -> int:
         cv2 = self.cv2
@@ -125,7 +135,7 @@ class RawModels:
 
 
 class RawDirectModels(RawModels):
-    """YuNet, the bundle's landmark and blendshape models with the pose, and FER, called directly."""
+    """YuNet, the bundle's landmark and blendshape models with the pose, and the two CNNs, called directly."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -244,7 +254,7 @@ def main() -> int:
                     f"{x['median_ms']:.2f} / {x['p10_ms']:.2f} / {x['cpu_ms']:.2f}"
                 )
         print(
-            "ms per photo; x raw Tasks: median / p10 / CPU time over the raw Tasks calls' (YuNet + Tasks + FER)"
+            "ms per photo; x raw Tasks: median / p10 / CPU time over the raw Tasks calls' (YuNet + Tasks + the two CNNs)"
         )
         c = report["cold_start"]
         print(f"cold start (import + load + warm-up): median {c['median_s']} s, max {c['max_s']} s")
