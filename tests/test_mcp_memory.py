@@ -156,7 +156,7 @@ async def test_resources_and_prompt(runtime: Runtime):
     assert backends["active"]["detector"] == "yunet" and backends["devices"]["detector"] == "cpu"
     model = backends["expression_model"]
     assert model["name"] == "expression" and model["mismatches"] == []
-    assert model["inputs"]["appearance"] == "fer" and "happiness" in model["trained_labels"]
+    assert model["inputs"]["appearance"] == "fer+faceapi" and "happiness" in model["trained_labels"]
     assert model["validation"]["frl-london"]["accuracy"] > 0.8
     listed = {(b["stage"], b["name"]) for b in backends["registered"]}
     assert {("detector", "yunet"), ("detector", "mediapipe"), ("reasoner", "facs")} <= listed

@@ -12,7 +12,7 @@ from fea_agent.pipeline import PipelineOptions
 from fea_agent.results import ABSTAIN, Expression, ImageResult, json_schema
 
 #: A photo labelled happiness that the default pipeline reads as neutral (about 55%) over happiness.
-CLOSE_CALL = DATA / "facial-expressions" / "images" / "Abdoulaye_Wade_0004.jpg"
+CLOSE_CALL = DATA / "facial-expressions" / "images" / "Bernard_Landry_0004.jpg"
 #: A surprised face, turned enough that its confidence is discounted (about 0.77 x 0.65).
 DISCOUNTED = DATA / "facial-expressions" / "images" / "Adam_Mair_0001.jpg"
 
